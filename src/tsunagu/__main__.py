@@ -1,0 +1,5 @@
+"""`python -m tsunagu` runs the command-line interface."""
+
+from tsunagu.cli.main import app
+
+app()

@@ -1,0 +1,113 @@
+"""`tsunagu`: serve the FHIR API, load data, inspect the database."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from tsunagu.cli import load as load_commands
+from tsunagu.settings import DEFAULT_DATABASE_URL
+
+app = typer.Typer(
+    help="Tsunagu (つなぐ): FHIR R4 + JP Core platform for Japan's medical DX.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("load")(load_commands.load)
+app.command("demo-data")(load_commands.demo_data)
+console = Console(stderr=True)
+
+DatabaseOption = Annotated[
+    str,
+    typer.Option(
+        "--database",
+        envvar="TSUNAGU_DATABASE_URL",
+        help="sqlite:///path/to.db (default) or postgresql://user@host:port/db",
+    ),
+]
+
+
+@app.command()
+def serve(
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    insecure_dev: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-dev",
+            help="Development mode: NO authentication. Never use with real patient data.",
+        ),
+    ] = False,
+    base_url: Annotated[str, typer.Option(help="Public FHIR base URL, when behind a proxy.")] = "",
+) -> None:
+    """Serve the FHIR R4 API at http://HOST:PORT/fhir."""
+    import uvicorn
+
+    from tsunagu.bootstrap import build_platform
+    from tsunagu.settings import Settings
+
+    os.environ["TSUNAGU_DATABASE_URL"] = database
+    os.environ["TSUNAGU_INSECURE_DEV"] = "true" if insecure_dev else "false"
+    if base_url:
+        os.environ["TSUNAGU_BASE_URL"] = base_url
+    # Create or migrate the schema once, before the workers start.
+    build_platform(Settings()).close()
+    if insecure_dev:
+        console.print(
+            "[bold red]警告: 開発モード (--insecure-dev) — 認証なし。"
+            "実患者データには使用しないでください。\n"
+            "WARNING: development mode (--insecure-dev): NO authentication. "
+            "Never use with real patient data.[/]"
+        )
+    else:
+        console.print(
+            "認証が有効です。 Authentication is on: requests without credentials get 401 "
+            "(only /fhir/metadata is public)."
+        )
+    console.print(f"FHIR base: http://{host}:{port}/fhir   database: {_redact(database)}")
+    uvicorn.run(
+        "tsunagu.http.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # our own log omits query strings, which may hold personal data
+        log_level="info",
+    )
+
+
+def _redact(url: str) -> str:
+    """The database URL without a password."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
+
+
+@app.command()
+def info(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
+    """Show the schema version and resource counts of a database."""
+    from tsunagu.storage.sql.connect import open_repository
+    from tsunagu.storage.sql.migrations import schema_version
+
+    repo = open_repository(database)
+    try:
+        console.print(f"database: {_redact(database)}")
+        console.print(f"schema version: {schema_version(repo.dialect)}")
+        console.print(f"resources: {repo.count():,}")
+    finally:
+        repo.close()
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["Path", "app", "main"]

@@ -1,0 +1,56 @@
+"""Walk and rewrite the references inside a resource (for transactions).
+
+In a transaction, entries refer to each other by temporary `urn:uuid:` fullUrls and to
+existing resources by search criteria (`Patient?identifier=...`). The server replaces both
+with real `Type/id` references before storing.
+See: https://hl7.org/fhir/R4/http.html#trules
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def rewrite(node: Any, replace: Callable[[str, str], str | None]) -> Any:
+    """A copy of `node` where each string value `v` under key `k` becomes `replace(k, v)`.
+
+    `replace` returns None to keep the value. Narrative `div` is handed over whole too, so a
+    caller can rewrite links inside the XHTML.
+    """
+    if isinstance(node, dict):
+        result: dict[str, Any] = {}
+        for key, value in node.items():
+            if isinstance(value, str):
+                new = replace(key, value)
+                result[key] = value if new is None else new
+            else:
+                result[key] = rewrite(value, replace)
+        return result
+    if isinstance(node, list):
+        return [
+            (replace("", item) or item) if isinstance(item, str) else rewrite(item, replace)
+            for item in node
+        ]
+    return node
+
+
+def placeholder_replacer(mapping: Mapping[str, str]) -> Callable[[str, str], str | None]:
+    """A `rewrite` callback replacing temporary fullUrls (`urn:uuid:...`) by `Type/id`."""
+
+    def replace(key: str, value: str) -> str | None:
+        if value in mapping:
+            return mapping[value]
+        if key == "div" and "urn:" in value:
+            for placeholder, real in mapping.items():
+                value = value.replace(placeholder, real)
+            return value
+        return None
+
+    return replace
+
+
+def is_conditional_reference(value: str) -> bool:
+    """`Patient?identifier=...`: a reference given as search criteria."""
+    head, sep, _ = value.partition("?")
+    return bool(sep) and "/" not in head and head[:1].isupper()

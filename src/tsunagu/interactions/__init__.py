@@ -1,0 +1,1 @@
+"""FHIR REST semantics, free of HTTP: (FhirRequest, Context) -> FhirResponse."""

@@ -1,0 +1,305 @@
+"""batch and transaction Bundles. See: https://hl7.org/fhir/R4/http.html#transaction
+
+A transaction runs every entry in one database transaction, in the spec's order (DELETE,
+POST, PUT/PATCH, then GET/HEAD), after replacing `urn:uuid:` placeholders and conditional
+references with real ids; any failure rolls everything back. A batch runs each entry on its
+own and reports each outcome. Both re-enter the same handlers HTTP uses (`router.dispatch`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+
+from tsunagu.fhir.bundles import bundle, response_entry
+from tsunagu.fhir.outcomes import FhirError, Issue, bad_request, not_found, operation_outcome
+from tsunagu.fhir.references import is_conditional_reference, placeholder_replacer, rewrite
+from tsunagu.fhir.resources import new_id
+from tsunagu.interactions import conditional
+from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
+
+Dispatch = Callable[[Context, FhirRequest], FhirResponse]
+log = logging.getLogger(__name__)
+
+_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+_ENTRY_HEADERS = {
+    "ifMatch": "if-match",
+    "ifNoneMatch": "if-none-match",
+    "ifNoneExist": "if-none-exist",
+    "ifModifiedSince": "if-modified-since",
+}
+
+
+@dataclass
+class Entry:
+    """One Bundle entry as an interaction request."""
+
+    index: int
+    full_url: str | None
+    request: FhirRequest
+
+    @property
+    def resource_type(self) -> str:
+        return self.request.path.split("/", 1)[0]
+
+
+def process(ctx: Context, req: FhirRequest, dispatch: Dispatch) -> FhirResponse:
+    """POST to the base URL: run a batch or transaction Bundle."""
+    body = req.body
+    if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+        raise bad_request(
+            "ベース URL への POST は Bundle (batch/transaction) のみです / "
+            "a POST to the base URL takes a batch or transaction Bundle"
+        )
+    kind = body.get("type")
+    if kind not in ("batch", "transaction"):
+        raise bad_request(
+            f"Bundle.type '{kind}' は処理できません (batch か transaction) / "
+            f"Bundle.type must be 'batch' or 'transaction', got '{kind}'",
+            expression=("Bundle.type",),
+        )
+    raw_entries = body.get("entry") or []
+    if not isinstance(raw_entries, list):
+        raise bad_request("Bundle.entry は配列です / Bundle.entry must be an array")
+    prefer = req.headers.get("prefer", "")
+    if kind == "batch":
+        return _batch(ctx, raw_entries, prefer, dispatch)
+    entries = [_parse_entry(ctx, i, raw, prefer) for i, raw in enumerate(raw_entries)]
+    return _transaction(ctx, entries, dispatch)
+
+
+# --- transaction ------------------------------------------------------------------------
+
+
+def _transaction(ctx: Context, entries: list[Entry], dispatch: Dispatch) -> FhirResponse:
+    _reject_duplicates(entries)
+    results: dict[int, dict[str, Any]] = {}
+    ordered = sorted(entries, key=lambda e: _ORDER[e.request.method])
+    with ctx.repository.session() as session:
+        tctx = replace(ctx, session=session)
+        for entry in (e for e in ordered if e.request.method == "DELETE"):
+            results[entry.index] = _run(tctx, entry, dispatch)
+        mapping, reserved = _resolve_targets(tctx, entries)
+        for entry in (e for e in ordered if e.request.method != "DELETE"):
+            entry.request = _with_resolved_references(tctx, entry, mapping)
+            if entry.index in reserved:
+                results[entry.index] = _existing(tctx, entry, reserved[entry.index])
+            else:
+                results[entry.index] = _run(tctx, entry, dispatch)
+    return FhirResponse(200, bundle("transaction-response", (results[e.index] for e in entries)))
+
+
+def _resolve_targets(ctx: Context, entries: list[Entry]) -> tuple[dict[str, str], dict[int, str]]:
+    """Placeholders to `Type/id`; and POST entries whose If-None-Exist matched (index -> id)."""
+    assert ctx.session is not None
+    mapping: dict[str, str] = {}
+    reserved: dict[int, str] = {}
+    for entry in entries:
+        req, rtype = entry.request, entry.resource_type
+        if req.method == "POST":
+            criteria = req.headers.get("if-none-exist")
+            found = conditional.match(ctx.session, rtype, criteria.lstrip("?")) if criteria else []
+            if len(found) > 1:
+                raise _at(entry, conditional.several(rtype, len(found)))
+            if found:
+                reserved[entry.index] = found[0].id
+                target = found[0].id
+            else:
+                target = new_id()
+                headers = {k: v for k, v in req.headers.items() if k != "if-none-exist"}
+                entry.request = replace(req, headers=headers, assigned_id=target)
+            if entry.full_url:
+                mapping[entry.full_url] = f"{rtype}/{target}"
+        elif req.method == "PUT" and entry.full_url and "/" in req.path:
+            mapping[entry.full_url] = req.path
+    return mapping, reserved
+
+
+def _with_resolved_references(ctx: Context, entry: Entry, mapping: dict[str, str]) -> FhirRequest:
+    req = entry.request
+    if not isinstance(req.body, dict):
+        return req
+    placeholder = placeholder_replacer(mapping)
+
+    def replace_value(key: str, value: str) -> str | None:
+        if key == "reference" and is_conditional_reference(value):
+            return _resolve_conditional_reference(ctx, entry, value)
+        return placeholder(key, value)
+
+    return replace(req, body=rewrite(req.body, replace_value))
+
+
+def _resolve_conditional_reference(ctx: Context, entry: Entry, value: str) -> str:
+    assert ctx.session is not None
+    rtype, _, query = value.partition("?")
+    if rtype not in ctx.definitions.resource_types:
+        raise _at(
+            entry, bad_request(f"参照先の型 '{rtype}' は不明です / unknown type in '{value}'")
+        )
+    found = conditional.match(ctx.session, rtype, query)
+    if len(found) != 1:
+        error = (
+            not_found(
+                f"条件付き参照 {value} に一致するリソースがありません / "
+                f"no resource matches the conditional reference {value}"
+            )
+            if not found
+            else conditional.several(rtype, len(found))
+        )
+        raise _at(entry, error)
+    return f"{rtype}/{found[0].id}"
+
+
+def _existing(ctx: Context, entry: Entry, id: str) -> dict[str, Any]:
+    """The response to a conditional create that matched an existing resource."""
+    assert ctx.session is not None
+    stored = ctx.session.read(entry.resource_type, id)
+    assert stored is not None
+    return response_entry(
+        200,
+        location=ctx.url(f"{stored.resource_type}/{stored.id}/_history/{stored.version}"),
+        etag=f'W/"{stored.version}"',
+        last_modified=stored.last_updated,
+        full_url=ctx.url(f"{stored.resource_type}/{stored.id}"),
+    )
+
+
+def _reject_duplicates(entries: list[Entry]) -> None:
+    seen: dict[str, int] = {}
+    for entry in entries:
+        req = entry.request
+        if req.method in ("PUT", "PATCH", "DELETE") and "?" not in req.path and "/" in req.path:
+            if req.path in seen:
+                raise bad_request(
+                    f"Bundle.entry[{seen[req.path]}] と Bundle.entry[{entry.index}] が同じリソース "
+                    f"{req.path} を変更します / two entries change the same resource {req.path}",
+                    expression=(f"Bundle.entry[{entry.index}]",),
+                )
+            seen[req.path] = entry.index
+
+
+def _run(ctx: Context, entry: Entry, dispatch: Dispatch) -> dict[str, Any]:
+    try:
+        response = dispatch(ctx, entry.request)
+    except FhirError as error:
+        raise _at(entry, error) from None
+    return _response_entry(ctx, entry, response)
+
+
+def _at(entry: Entry, error: FhirError) -> FhirError:
+    """The error, with every issue located at the entry that caused it."""
+    where = f"Bundle.entry[{entry.index}]"
+    issues = [
+        Issue(i.code, f"{where}: {i.message}", i.severity, (where, *i.expression))
+        for i in error.issues
+    ]
+    return FhirError(error.status, issues)
+
+
+# --- batch ----------------------------------------------------------------------------
+
+
+def _batch(ctx: Context, raw_entries: list[Any], prefer: str, dispatch: Dispatch) -> FhirResponse:
+    results = []
+    for index, raw in enumerate(raw_entries):
+        try:
+            entry = _parse_entry(ctx, index, raw, prefer)
+            results.append(_response_entry(ctx, entry, dispatch(ctx, entry.request)))
+        except FhirError as error:
+            results.append(response_entry(error.status, outcome=error.outcome()))
+        except Exception:
+            log.exception("batch entry %d failed unexpectedly", index)
+            outcome = operation_outcome(
+                [Issue("exception", "内部エラーが発生しました / internal server error")]
+            )
+            results.append(response_entry(500, outcome=outcome))
+    return FhirResponse(200, bundle("batch-response", results))
+
+
+# --- entries ----------------------------------------------------------------------------
+
+
+def _parse_entry(ctx: Context, index: int, raw: Any, prefer: str) -> Entry:
+    where = f"Bundle.entry[{index}]"
+
+    def invalid(message: str) -> FhirError:
+        return bad_request(f"{where}: {message}", expression=(where,))
+
+    if not isinstance(raw, dict) or not isinstance(raw.get("request"), dict):
+        raise invalid("request がありません / the entry has no request")
+    request = raw["request"]
+    method = request.get("method")
+    if method not in _ORDER:
+        raise invalid(f"request.method '{method}' は不正です / invalid request.method '{method}'")
+    url = request.get("url")
+    if not isinstance(url, str) or not url:
+        raise invalid("request.url がありません / the entry has no request.url")
+    path, query = _relative(ctx, url)
+    if not path or path.startswith("$") or (path == "metadata" and method != "GET"):
+        raise invalid(f"request.url '{url}' は処理できません / cannot process request.url '{url}'")
+    headers = {_ENTRY_HEADERS[k]: str(v) for k, v in request.items() if k in _ENTRY_HEADERS}
+    if prefer:
+        headers["prefer"] = prefer
+    body = raw.get("resource")
+    if method in ("POST", "PUT") and not isinstance(body, dict):
+        raise invalid("resource がありません / the entry has no resource")
+    if method == "PATCH":
+        body = _patch_body(body, invalid)
+    full_url = raw.get("fullUrl") if isinstance(raw.get("fullUrl"), str) else None
+    return Entry(index, full_url, FhirRequest(method, path, query, headers, body))
+
+
+def _relative(ctx: Context, url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    if url.startswith(ctx.base_url + "/"):
+        url = url[len(ctx.base_url) + 1 :]
+    parts = urlsplit(url)
+    return parts.path.strip("/"), tuple(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def _patch_body(resource: Any, invalid: Callable[[str], FhirError]) -> Any:
+    """A JSON Patch carried in a Binary resource (the spec's way for Bundle entries)."""
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Binary":
+        raise invalid(
+            "PATCH の resource は JSON Patch を含む Binary です / "
+            "a PATCH entry carries its JSON Patch in a Binary resource"
+        )
+    if resource.get("contentType") != "application/json-patch+json":
+        raise invalid(
+            "Binary.contentType は application/json-patch+json です / "
+            "Binary.contentType must be application/json-patch+json"
+        )
+    try:
+        return orjson.loads(base64.b64decode(resource.get("data", ""), validate=True))
+    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError):
+        raise invalid(
+            "Binary.data が JSON Patch ではありません / Binary.data is not a JSON Patch"
+        ) from None
+
+
+def _response_entry(ctx: Context, entry: Entry, response: FhirResponse) -> dict[str, Any]:
+    stored = response.stored
+    req = entry.request
+    resource, outcome = response.resource, None
+    if req.method in ("POST", "PUT", "PATCH", "DELETE") and stored is not None:
+        # Write entries carry a body only when `Prefer: return=` asked for one.
+        choice = req.prefer("return")
+        if choice == "OperationOutcome":
+            resource, outcome = None, resource
+        elif choice != "representation":
+            resource = None
+    return response_entry(
+        response.status,
+        resource=resource,
+        outcome=outcome,
+        location=response.headers.get("location"),
+        etag=response.headers.get("etag"),
+        last_modified=stored.last_updated if stored else None,
+        full_url=ctx.url(f"{stored.resource_type}/{stored.id}") if stored else None,
+    )

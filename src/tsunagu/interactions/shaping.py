@@ -1,0 +1,36 @@
+"""`_summary` and `_elements` on anything the server returns (read, search, history)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tsunagu.fhir.definitions import Definitions
+from tsunagu.fhir.elements import select_elements, summarize
+from tsunagu.fhir.outcomes import bad_request
+from tsunagu.interactions.context import FhirRequest
+
+SUMMARY_MODES = frozenset({"true", "text", "data", "false"})
+
+
+def check_shaping(req: FhirRequest, *, allow_count: bool = False) -> None:
+    """400 for a `_summary` value the spec does not define."""
+    mode = req.param("_summary")
+    allowed = SUMMARY_MODES | {"count"} if allow_count else SUMMARY_MODES
+    if mode is not None and mode not in allowed:
+        raise bad_request(
+            f"_summary の値 '{mode}' は不正です ({', '.join(sorted(allowed))}) / "
+            f"invalid _summary value '{mode}' (allowed: {', '.join(sorted(allowed))})",
+            expression=("_summary",),
+        )
+
+
+def shape(resource: dict[str, Any], req: FhirRequest, defs: Definitions) -> dict[str, Any]:
+    """The resource as the request asked to see it."""
+    mode = req.param("_summary")
+    if mode is not None and mode in SUMMARY_MODES and mode != "false":
+        return summarize(resource, mode, defs)
+    elements = req.param("_elements")
+    if elements:
+        names = [name.strip() for name in elements.split(",") if name.strip()]
+        return select_elements(resource, names, defs)
+    return resource

@@ -1,0 +1,1 @@
+"""Storage: the narrow repository port and its SQL adapters (SQLite, PostgreSQL)."""

@@ -1,0 +1,1 @@
+"""The SQL adapter of the storage port: one repository, two dialects."""

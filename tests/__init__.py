@@ -1,0 +1,1 @@
+"""Tsunagu test suite (a package so helpers import as ``tests.<module>``)."""

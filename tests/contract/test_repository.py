@@ -1,0 +1,153 @@
+"""The storage contract, run against every backend (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from tsunagu.storage.repository import HistoryQuery, IdentifierCriterion
+from tsunagu.storage.sql.connect import open_repository
+from tsunagu.storage.sql.migrations import LATEST, migrate, schema_version
+from tsunagu.storage.sql.repository import SqlRepository
+
+
+@pytest.fixture
+def repo(database_url: str) -> Iterator[SqlRepository]:
+    repository = open_repository(database_url)
+    yield repository
+    repository.close()
+
+
+def _save(
+    repo: SqlRepository, rid: str, content: dict[str, object] | None, method: str = "PUT"
+) -> int:
+    with repo.session() as session:
+        session.lock(f"Patient/{rid}")
+        previous = session.read("Patient", rid)
+        stored = session.save("Patient", rid, content, method=method, previous=previous)  # type: ignore[arg-type]
+        return stored.version
+
+
+def test_versions_and_tombstones(repo: SqlRepository) -> None:
+    assert _save(repo, "a", {"resourceType": "Patient", "gender": "male"}) == 1
+    assert _save(repo, "a", {"resourceType": "Patient", "gender": "female"}) == 2
+    assert _save(repo, "a", None, "DELETE") == 3
+    current = repo.read("Patient", "a")
+    assert current is not None
+    assert current.deleted
+    assert current.version == 3
+    first = repo.vread("Patient", "a", 1)
+    assert first is not None
+    assert first.content is not None
+    assert first.content["gender"] == "male"
+    assert first.content["meta"]["versionId"] == "1"
+    assert repo.vread("Patient", "a", 4) is None
+    assert repo.read("Patient", "b") is None
+    assert repo.count("Patient") == 0
+
+
+def test_last_updated_is_monotonic_per_resource(repo: SqlRepository) -> None:
+    for _ in range(5):
+        _save(repo, "m", {"resourceType": "Patient"})
+    times = [repo.vread("Patient", "m", v).last_updated for v in range(1, 6)]  # type: ignore[union-attr]
+    assert times == sorted(times)
+    assert len(set(times)) == 5
+
+
+def test_session_rolls_back_on_error(repo: SqlRepository) -> None:
+    def write_two_then_fail() -> None:
+        with repo.session() as session:
+            session.save("Patient", "x", {"resourceType": "Patient"}, method="PUT", previous=None)
+            session.save("Patient", "y", {"resourceType": "Patient"}, method="PUT", previous=None)
+            assert session.read("Patient", "x") is not None  # the session sees its own writes
+            raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError, match="abort"):
+        write_two_then_fail()
+    assert repo.read("Patient", "x") is None
+    assert repo.read("Patient", "y") is None
+    assert repo.history(HistoryQuery()) == []
+
+
+def test_history_filters_and_keyset(repo: SqlRepository) -> None:
+    for i in range(6):
+        _save(repo, f"h{i % 3}", {"resourceType": "Patient", "n": i})
+    everything = repo.history(HistoryQuery(count=100))
+    assert len(everything) == 6
+    seqs = [e.seq for e in everything]
+    assert seqs == sorted(seqs, reverse=True)
+    page = repo.history(HistoryQuery(count=2, before=seqs[1]))
+    assert [e.seq for e in page] == seqs[2:4]
+    one = repo.history(HistoryQuery(resource_type="Patient", id="h1", count=100))
+    assert [e.resource.version for e in one] == [2, 1]
+    middle = everything[3].resource.last_updated  # h2 v1: h0 was still at v1 then
+    since = repo.history(HistoryQuery(since=middle, count=100))
+    assert len(since) == 4
+    at = repo.history(
+        HistoryQuery(
+            id="h0",
+            resource_type="Patient",
+            at_start=middle,
+            at_end=middle + timedelta(microseconds=1),
+        )
+    )
+    assert [e.resource.version for e in at] == [1]
+
+
+def test_find_by_identifier_and_id(repo: SqlRepository) -> None:
+    def put(rid: str, *identifiers: tuple[str, str]) -> None:
+        ids = [{"system": s, "value": v} for s, v in identifiers]
+        _save(repo, rid, {"resourceType": "Patient", "identifier": ids})
+
+    put("f1", ("s1", "v1"), ("s2", "v2"))
+    put("f2", ("s1", "v2"))
+    put("f3", ("s3", "v1"))
+
+    def find(*criteria: IdentifierCriterion) -> list[str]:
+        return [r.id for r in repo.find("Patient", identifiers=criteria)]
+
+    assert find(IdentifierCriterion("s1", "v1")) == ["f1"]
+    assert find(IdentifierCriterion(None, "v1")) == ["f1", "f3"]
+    assert find(IdentifierCriterion("s1", None)) == ["f1", "f2"]
+    assert find(IdentifierCriterion("s1", "v1"), IdentifierCriterion("s2", "v2")) == ["f1"]
+    assert [r.id for r in repo.find("Patient", ids=["f3", "f2", "zz"])] == ["f2", "f3"]
+    assert [r.id for r in repo.find("Patient", after="f1", limit=1)] == ["f2"]
+    # An update replaces the indexed identifiers; a delete removes the resource from results.
+    put("f1", ("s9", "v9"))
+    assert find(IdentifierCriterion("s1", "v1")) == []
+    _save(repo, "f2", None, "DELETE")
+    assert find(IdentifierCriterion("s1", None)) == []
+
+
+def test_ids_sort_bytewise_on_every_backend(repo: SqlRepository) -> None:
+    for rid in ("b", "B", "a", "A", "a-1", "a.1", "Z9"):
+        _save(repo, rid, {"resourceType": "Patient"})
+    assert [r.id for r in repo.find("Patient")] == ["A", "B", "Z9", "a", "a-1", "a.1", "b"]
+
+
+def test_unicode_and_large_content_round_trip(repo: SqlRepository) -> None:
+    content = {
+        "resourceType": "Patient",
+        "name": [{"family": "髙橋", "given": ["𠮷太郎"], "text": "ﾀｶﾊｼ"}],
+        "extension": [{"url": "u", "valueString": "x" * 200_000}],
+        "multipleBirthInteger": 2,
+        "active": False,
+        "decimal": 3.25,
+    }
+    _save(repo, "u", dict(content))
+    stored = repo.read("Patient", "u")
+    assert stored is not None
+    assert stored.content is not None
+    assert {k: v for k, v in stored.content.items() if k not in ("id", "meta")} == content
+
+
+def test_migrations_are_idempotent(database_url: str, repo: SqlRepository) -> None:
+    assert schema_version(repo.dialect) == LATEST
+    assert migrate(repo.dialect) == 0
+    again = open_repository(database_url)
+    try:
+        assert schema_version(again.dialect) == LATEST
+    finally:
+        again.close()

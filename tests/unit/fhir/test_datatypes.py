@@ -1,0 +1,75 @@
+"""FHIR date/dateTime/instant periods."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tsunagu.fhir.datatypes import format_http_date, format_instant, parse_instant, parse_period
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("2024", datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)),
+        ("2024-02", datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC)),
+        ("2024-12", datetime(2024, 12, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)),
+        ("2024-02-29", datetime(2024, 2, 29, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC)),
+        (
+            "2024-04-01T09:00+09:00",
+            datetime(2024, 4, 1, 0, 0, tzinfo=UTC),
+            datetime(2024, 4, 1, 0, 1, tzinfo=UTC),
+        ),
+        (
+            "2024-04-01T09:00:05+09:00",
+            datetime(2024, 4, 1, 0, 0, 5, tzinfo=UTC),
+            datetime(2024, 4, 1, 0, 0, 6, tzinfo=UTC),
+        ),
+        (
+            "2024-04-01T00:00:00.5Z",
+            datetime(2024, 4, 1, 0, 0, 0, 500000, tzinfo=UTC),
+            datetime(2024, 4, 1, 0, 0, 0, 600000, tzinfo=UTC),
+        ),
+    ],
+)
+def test_period_follows_precision(text: str, start: datetime, end: datetime) -> None:
+    period = parse_period(text)
+    assert (period.start, period.end) == (start, end)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "24", "2024-13", "2024-02-30", "2024-1-1", "2024-01-01T25:00Z", "yesterday", "0000"],
+)
+def test_invalid_dates_are_rejected(text: str) -> None:
+    with pytest.raises(ValueError, match="not a"):
+        parse_period(text)
+
+
+@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)))
+def test_instant_round_trip(value: datetime) -> None:
+    aware = value.replace(tzinfo=UTC)
+    assert parse_instant(format_instant(aware)) == aware
+
+
+@given(
+    st.dates(min_value=datetime(1900, 1, 1).date(), max_value=datetime(2200, 1, 1).date()),
+    st.sampled_from(["year", "month", "day"]),
+)
+def test_partial_dates_cover_their_whole_period(day: object, precision: str) -> None:
+    assert hasattr(day, "isoformat")
+    text = {"year": 4, "month": 7, "day": 10}[precision]
+    period = parse_period(day.isoformat()[:text])  # type: ignore[attr-defined]
+    assert period.start < period.end
+    point = datetime.combine(day, datetime.min.time(), UTC)  # type: ignore[arg-type]
+    assert period.start <= point < period.end
+    assert period.end - period.start <= timedelta(days=366)
+
+
+def test_http_date() -> None:
+    assert format_http_date(datetime(2024, 4, 1, 9, 5, 7, tzinfo=UTC)) == (
+        "Mon, 01 Apr 2024 09:05:07 GMT"
+    )
