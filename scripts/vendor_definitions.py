@@ -3,8 +3,10 @@
 Usage: python scripts/vendor_definitions.py path/to/hl7.fhir.r4.examples-4.0.1.tgz
 
 The package is read directly with tarfile; only StructureDefinition, SearchParameter and
-CompartmentDefinition resources are used. The output is deterministic (sorted keys, compact
-separators, gzip mtime 0) so re-running the script on the same input yields identical bytes.
+CompartmentDefinition resources are used. Besides summaries and search parameters, the output
+holds an element type map of every resource and data type (see `ElementTableBuilder`).
+The output is deterministic (sorted keys, compact separators, gzip mtime 0) so re-running the
+script on the same input yields identical bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from typing import Any
 FHIR_VERSION = "4.0.1"
 OUTPUT = Path(__file__).resolve().parent.parent / "src/tsunagu/fhir/data/r4-core.json.gz"
 COMPARTMENT_URL = "http://hl7.org/fhir/CompartmentDefinition/"
+FHIR_TYPE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+FHIRPATH_SYSTEM = "http://hl7.org/fhirpath/System."
+TYPE_KINDS = ("resource", "complex-type", "primitive-type")
+BACKBONE_TYPES = ("BackboneElement", "Element")
 
 Json = dict[str, Any]
 # A summary tree maps JSON property names to True (keep whole), a nested tree (recurse), or
@@ -123,6 +129,100 @@ class SummaryBuilder:
                 self._check_references(value, root)
 
 
+def is_type_definition(sd: Json) -> bool:
+    """True for the definition of a core resource or data type, abstract bases included."""
+    return (
+        sd.get("kind") in TYPE_KINDS
+        and sd.get("derivation", "specialization") == "specialization"
+        and "snapshot" in sd
+    )
+
+
+def type_code(type_ref: Json, path: str) -> str:
+    """The FHIR type code of an element type; FHIRPath System types map to their FHIR type."""
+    code: str = type_ref["code"]
+    if not code.startswith(FHIRPATH_SYSTEM):
+        return code
+    for extension in type_ref.get("extension", []):
+        if extension.get("url") == FHIR_TYPE_EXTENSION:
+            return str(extension["valueUrl"])
+    raise ValueError(f"{path}: FHIRPath system type {code} without a FHIR type")
+
+
+class ElementTableBuilder:
+    """Encodes the own (not inherited) elements of one type definition, per owner key.
+
+    Owner keys are type names (`Patient`, `HumanName`) and backbone element paths
+    (`Patient.contact`). Each owner maps an element name as defined (choices keep `[x]`)
+    to a spec string: an optional `*` (repeating), then either `|`-joined type codes, `@`
+    and the type code of a backbone element (its children are under `<owner>.<name>`), or
+    `>` and the owner key a contentReference points at. Inherited elements (`Patient.id`
+    from `Resource.id`, `Patient.contact.id` from `Element.id`) are left to the base type.
+    """
+
+    def __init__(self, sd: Json) -> None:
+        self.root: str = sd["type"]
+        self.elements: list[Json] = sd["snapshot"]["element"]
+        self.parents = {e["path"].rsplit(".", 1)[0] for e in self.elements if "." in e["path"]}
+
+    def build(self) -> dict[str, dict[str, str]]:
+        """Owner key -> element name -> spec string, for this type and its backbones."""
+        table: dict[str, dict[str, str]] = {self.root: {}}
+        for element in self.elements:
+            path: str = element["path"]
+            if "." not in path or element.get("base", {}).get("path") != path:
+                continue
+            owner, name = path.rsplit(".", 1)
+            table.setdefault(owner, {})[name] = self.spec(element)
+        return table
+
+    def spec(self, element: Json) -> str:
+        """The spec string of one element."""
+        path: str = element["path"]
+        repeats = "*" if element.get("max", "1") != "1" else ""
+        reference: str | None = element.get("contentReference")
+        if reference is not None:
+            return f"{repeats}>{reference.lstrip('#')}"
+        codes = [type_code(t, path) for t in element.get("type", [])]
+        if not codes or len(set(codes)) != len(codes):
+            raise ValueError(f"{path}: bad type list {codes}")
+        if path in self.parents:
+            if len(codes) != 1 or codes[0] not in BACKBONE_TYPES:
+                raise ValueError(f"{path}: element with children typed {codes}")
+            return f"{repeats}@{codes[0]}"
+        return repeats + "|".join(codes)
+
+
+def type_parents(sds: list[Json]) -> dict[str, str]:
+    """Type name -> the type it specializes, for every type but Resource and Element."""
+    parents = {}
+    for sd in sds:
+        base = sd.get("baseDefinition")
+        if base is not None:
+            parents[sd["type"]] = str(base).rsplit("/", 1)[-1]
+    return parents
+
+
+def element_tables(sds: list[Json]) -> dict[str, dict[str, str]]:
+    """Merged element tables of all type definitions, checking references and owner keys."""
+    tables: dict[str, dict[str, str]] = {}
+    for sd in sds:
+        if sd["kind"] == "primitive-type":
+            continue  # only `id`, `extension` and the System-typed `value`
+        for owner, elements in ElementTableBuilder(sd).build().items():
+            if owner in tables:
+                raise ValueError(f"duplicate element owner {owner}")
+            tables[owner] = elements
+    for owner, elements in tables.items():
+        for name, spec in elements.items():
+            body = spec.lstrip("*")
+            if body.startswith(">") and body[1:] not in tables:
+                raise ValueError(f"{owner}.{name}: dangling reference {body}")
+            if body.startswith("@") and f"{owner}.{name}" not in tables:
+                raise ValueError(f"{owner}.{name}: backbone without children")
+    return tables
+
+
 def top_level(sd: Json) -> list[Json]:
     """The direct children of the resource root element."""
     root: str = sd["type"]
@@ -189,11 +289,14 @@ def compartment_entry(cd: Json) -> tuple[str, dict[str, list[str]]] | None:
 def build(tgz: Path) -> Json:
     """Assemble the whole vendored document from the package."""
     sds: list[Json] = []
+    type_sds: list[Json] = []
     search_parameters: list[Json] = []
     compartments: dict[str, dict[str, list[str]]] = {}
     for name, resource in iter_package(tgz):
-        if name.startswith("StructureDefinition-") and is_concrete_resource(resource):
-            sds.append(resource)
+        if name.startswith("StructureDefinition-") and is_type_definition(resource):
+            type_sds.append(resource)
+            if is_concrete_resource(resource):
+                sds.append(resource)
         elif name.startswith("SearchParameter-"):
             search_parameters.append(compact_search_parameter(resource))
         elif name.startswith("CompartmentDefinition-"):
@@ -203,6 +306,7 @@ def build(tgz: Path) -> Json:
                     raise ValueError(f"duplicate compartment {found[0]}")
                 compartments[found[0]] = found[1]
     sds.sort(key=lambda sd: str(sd["type"]))
+    type_sds.sort(key=lambda sd: str(sd["type"]))
     search_parameters.sort(key=lambda sp: str(sp["url"]))
     return {
         "fhirVersion": FHIR_VERSION,
@@ -213,6 +317,9 @@ def build(tgz: Path) -> Json:
         "choices": {sd["type"]: choice_elements(sd) for sd in sds if choice_elements(sd)},
         "searchParameters": search_parameters,
         "compartments": compartments,
+        "typeParents": type_parents(type_sds),
+        "primitiveTypes": [sd["type"] for sd in type_sds if sd["kind"] == "primitive-type"],
+        "elementTypes": element_tables(type_sds),
     }
 
 
@@ -239,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         f"wrote {args.output} ({len(data):,} bytes): "
         f"{len(document['resourceTypes'])} resource types, "
         f"{len(document['searchParameters'])} search parameters, "
-        f"{len(document['compartments'])} compartments"
+        f"{len(document['compartments'])} compartments, "
+        f"{len(document['elementTypes'])} element owners"
     )
     return 0
 

@@ -8,8 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.pgserver import PostgresServer, create_database, drop_database, start_postgres
+
+# CI runs on 2 shared cores: judge properties, not how fast examples are generated.
+settings.register_profile("tsunagu", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("tsunagu")
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,6 @@ class Settings(BaseSettings):
     # Development mode: no authentication. Never for real patient data.
     insecure_dev: bool = False
     # Largest request body accepted, in bytes (413 beyond).
-    max_body_bytes: int = 32 * 1024 * 1024
+    max_body_bytes: int = 64 * 1024 * 1024
     # Connections per worker process to PostgreSQL.
     pool_size: int = 10

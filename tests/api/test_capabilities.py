@@ -34,7 +34,19 @@ def test_metadata_lists_every_type_and_interaction(client: TestClient) -> None:
         "create",
         "search-type",
     }
-    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch", "history-system"}
+    assert {i["code"] for i in rest["interaction"]} == {
+        "transaction",
+        "batch",
+        "history-system",
+        "search-system",
+    }
+    search_params = {p["name"]: p["type"] for p in patient["searchParam"]}
+    assert search_params["birthdate"] == "date"
+    assert search_params["name"] == "string"
+    assert search_params["_lastUpdated"] == "date"
+    assert "Observation:subject" in patient["searchRevInclude"]
+    assert {op["name"] for op in patient["operation"]} == {"everything"}
+    assert {op["name"] for op in rest["operation"]} == {"reindex"}
     assert "application/json-patch+json" in statement["patchFormat"]
 
 

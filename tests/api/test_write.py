@@ -60,7 +60,7 @@ def test_wrong_content_type_is_415(client: TestClient) -> None:
 
 
 def test_too_large_is_413(client: TestClient) -> None:
-    big = orjson.dumps(patient(text={"status": "generated", "div": "x" * (33 * 1024 * 1024)}))
+    big = orjson.dumps(patient(text={"status": "generated", "div": "x" * (65 * 1024 * 1024)}))
     response = client.post("/fhir/Patient", content=big, headers=FHIR_JSON)
     assert response.status_code == 413
     assert response.json()["issue"][0]["code"] == "too-long"
@@ -114,13 +114,17 @@ def test_conditional_create(client: TestClient) -> None:
     client.post("/fhir/Patient", json=_with_mrn("0001", "重複"), headers=FHIR_JSON)
     third = client.post("/fhir/Patient", json=_with_mrn("0001"), headers=headers)
     assert third.status_code == 412
-    unsupported = client.post(
+    by_name = client.post(
         "/fhir/Patient",
         json=patient(),
         headers={**FHIR_JSON, "if-none-exist": "name=%E5%B1%B1%E7%94%B0"},
     )
-    assert unsupported.status_code == 400
-    assert "name" in unsupported.json()["issue"][0]["diagnostics"]
+    assert by_name.status_code == 200  # exactly one 山田 exists (the other is 重複)
+    unknown = client.post(
+        "/fhir/Patient", json=patient(), headers={**FHIR_JSON, "if-none-exist": "foo=bar"}
+    )
+    assert unknown.status_code == 400
+    assert "foo" in unknown.json()["issue"][0]["diagnostics"]
 
 
 def test_conditional_update(client: TestClient) -> None:

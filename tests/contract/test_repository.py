@@ -7,7 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from tsunagu.storage.repository import HistoryQuery, IdentifierCriterion
+from tsunagu.fhir.definitions import load_definitions
+from tsunagu.search.parameters import SearchRegistry
+from tsunagu.search.query import parse
+from tsunagu.storage.repository import HistoryQuery
 from tsunagu.storage.sql.connect import open_repository
 from tsunagu.storage.sql.migrations import LATEST, migrate, schema_version
 from tsunagu.storage.sql.repository import SqlRepository
@@ -15,7 +18,7 @@ from tsunagu.storage.sql.repository import SqlRepository
 
 @pytest.fixture
 def repo(database_url: str) -> Iterator[SqlRepository]:
-    repository = open_repository(database_url)
+    repository = open_repository(database_url, SearchRegistry(load_definitions()))
     yield repository
     repository.close()
 
@@ -96,35 +99,46 @@ def test_history_filters_and_keyset(repo: SqlRepository) -> None:
     assert [e.resource.version for e in at] == [1]
 
 
-def test_find_by_identifier_and_id(repo: SqlRepository) -> None:
+def test_search_index_follows_updates_and_deletes(repo: SqlRepository) -> None:
     def put(rid: str, *identifiers: tuple[str, str]) -> None:
         ids = [{"system": s, "value": v} for s, v in identifiers]
         _save(repo, rid, {"resourceType": "Patient", "identifier": ids})
 
+    def find(*pairs: tuple[str, str]) -> list[str]:
+        query = parse(repo.registry, ["Patient"], list(pairs))
+        return sorted(m.resource.id for m in repo.search(query))
+
     put("f1", ("s1", "v1"), ("s2", "v2"))
     put("f2", ("s1", "v2"))
     put("f3", ("s3", "v1"))
-
-    def find(*criteria: IdentifierCriterion) -> list[str]:
-        return [r.id for r in repo.find("Patient", identifiers=criteria)]
-
-    assert find(IdentifierCriterion("s1", "v1")) == ["f1"]
-    assert find(IdentifierCriterion(None, "v1")) == ["f1", "f3"]
-    assert find(IdentifierCriterion("s1", None)) == ["f1", "f2"]
-    assert find(IdentifierCriterion("s1", "v1"), IdentifierCriterion("s2", "v2")) == ["f1"]
-    assert [r.id for r in repo.find("Patient", ids=["f3", "f2", "zz"])] == ["f2", "f3"]
-    assert [r.id for r in repo.find("Patient", after="f1", limit=1)] == ["f2"]
-    # An update replaces the indexed identifiers; a delete removes the resource from results.
+    assert find(("identifier", "s1|v1")) == ["f1"]
+    assert find(("identifier", "v1")) == ["f1", "f3"]
+    assert find(("identifier", "s1|")) == ["f1", "f2"]
+    assert find(("identifier", "s1|v1"), ("identifier", "s2|v2")) == ["f1"]
+    assert find(("_id", "f3,f2,zz")) == ["f2", "f3"]
+    # An update replaces the index rows; a delete removes the resource from results.
     put("f1", ("s9", "v9"))
-    assert find(IdentifierCriterion("s1", "v1")) == []
+    assert find(("identifier", "s1|v1")) == []
+    assert find(("identifier", "s9|v9")) == ["f1"]
     _save(repo, "f2", None, "DELETE")
-    assert find(IdentifierCriterion("s1", None)) == []
+    assert find(("identifier", "s1|")) == []
+
+
+def test_reindex_rebuilds_lost_index_rows(repo: SqlRepository) -> None:
+    _save(repo, "r1", {"resourceType": "Patient", "gender": "female"})
+    with repo.dialect.writer() as conn:
+        conn.execute("DELETE FROM search_token")
+    query = parse(repo.registry, ["Patient"], [("gender", "female")])
+    assert repo.search(query) == []
+    assert repo.reindex() == 1
+    assert [m.resource.id for m in repo.search(query)] == ["r1"]
 
 
 def test_ids_sort_bytewise_on_every_backend(repo: SqlRepository) -> None:
     for rid in ("b", "B", "a", "A", "a-1", "a.1", "Z9"):
         _save(repo, rid, {"resourceType": "Patient"})
-    assert [r.id for r in repo.find("Patient")] == ["A", "B", "Z9", "a", "a-1", "a.1", "b"]
+    query = parse(repo.registry, ["Patient"], [("_sort", "_id")])
+    assert [m.resource.id for m in repo.search(query)] == ["A", "B", "Z9", "a", "a-1", "a.1", "b"]
 
 
 def test_unicode_and_large_content_round_trip(repo: SqlRepository) -> None:
@@ -146,7 +160,7 @@ def test_unicode_and_large_content_round_trip(repo: SqlRepository) -> None:
 def test_migrations_are_idempotent(database_url: str, repo: SqlRepository) -> None:
     assert schema_version(repo.dialect) == LATEST
     assert migrate(repo.dialect) == 0
-    again = open_repository(database_url)
+    again = open_repository(database_url, SearchRegistry(load_definitions()))
     try:
         assert schema_version(again.dialect) == LATEST
     finally:

@@ -10,15 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
 from tsunagu.bootstrap import Platform, build_platform
 from tsunagu.cli.demo import demo_bundle
+from tsunagu.fhir import jsonio
 from tsunagu.fhir.outcomes import FhirError
-from tsunagu.interactions.context import Context, FhirRequest
+from tsunagu.interactions.context import FhirRequest
 from tsunagu.interactions.router import dispatch
 from tsunagu.settings import DEFAULT_DATABASE_URL, Settings
 
@@ -41,8 +41,8 @@ def load(
             task = progress.add_task("loading", total=len(files))
             for file in files:
                 try:
-                    submit(platform, orjson.loads(file.read_bytes()))
-                except (FhirError, orjson.JSONDecodeError) as error:
+                    submit(platform, jsonio.loads(file.read_bytes()))
+                except (FhirError, jsonio.JSONDecodeError, UnicodeDecodeError) as error:
                     failures += 1
                     console.print(f"[red]{file.name}[/]: {error}")
                 progress.advance(task)
@@ -69,7 +69,7 @@ def demo_data(
 
 def submit(platform: Platform, resource: Any) -> dict[str, Any]:
     """Send one resource or Bundle through the API handlers; returns the response body."""
-    ctx = Context(platform.repository, platform.definitions, BASE)
+    ctx = platform.context(BASE)
     if (
         isinstance(resource, dict)
         and resource.get("resourceType") == "Bundle"

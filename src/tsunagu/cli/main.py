@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -94,20 +93,47 @@ def _redact(url: str) -> str:
 @app.command()
 def info(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
     """Show the schema version and resource counts of a database."""
-    from tsunagu.storage.sql.connect import open_repository
+    from tsunagu.bootstrap import build_platform
+    from tsunagu.settings import Settings
     from tsunagu.storage.sql.migrations import schema_version
+    from tsunagu.storage.sql.repository import SqlRepository
 
-    repo = open_repository(database)
+    platform = build_platform(Settings(database_url=database))
     try:
+        repo = platform.repository
+        assert isinstance(repo, SqlRepository)
         console.print(f"database: {_redact(database)}")
         console.print(f"schema version: {schema_version(repo.dialect)}")
         console.print(f"resources: {repo.count():,}")
     finally:
-        repo.close()
+        platform.close()
+
+
+@app.command()
+def reindex(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
+    """Load custom SearchParameters and rebuild the search index, with a progress bar."""
+    from rich.progress import Progress
+
+    from tsunagu.bootstrap import build_platform
+    from tsunagu.settings import Settings
+
+    platform = build_platform(Settings(database_url=database))
+    try:
+        custom = len(platform.registry.custom)
+        with Progress(console=console) as progress:
+            task = progress.add_task("reindexing", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            count = platform.repository.reindex(progress=advance)
+        console.print(f"reindexed {count:,} resources ({custom} custom search parameters)")
+    finally:
+        platform.close()
 
 
 def main() -> None:
     app()
 
 
-__all__ = ["Path", "app", "main"]
+__all__ = ["app", "main"]

@@ -1,4 +1,4 @@
-"""FHIR R4 core definitions: resource types, summary elements, search parameters, compartments.
+"""FHIR R4 core definitions: types, elements, summaries, search parameters, compartments.
 
 The data is a digest of the official R4 4.0.1 package vendored as `data/r4-core.json.gz`
 (see `data/README.md` and `scripts/vendor_definitions.py`). Nothing is read at import time;
@@ -33,6 +33,23 @@ SummaryTree: TypeAlias = Mapping[str, "SummaryTree | None"]
 # Binary, Bundle and Parameters).
 RESOURCE = "Resource"
 DOMAIN_RESOURCE = "DomainResource"
+
+# Markers of the vendored element spec strings (see scripts/vendor_definitions.py).
+_REPEATS = "*"
+_BACKBONE = "@"
+_CONTENT_REFERENCE = ">"
+_CHOICE_SUFFIX = "[x]"
+
+
+@dataclass(frozen=True)
+class ElementInfo:
+    """One JSON property of a resource, data type or backbone element, with its FHIR type."""
+
+    name: str  # JSON property name; choices are expanded (`valueQuantity`)
+    types: tuple[str, ...]  # FHIR type codes (one for a concrete choice name)
+    is_array: bool
+    choice_of: str | None = None  # base name of a choice element (`value`)
+    owner: str | None = None  # owner key of a backbone element's children (`Patient.contact`)
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,10 @@ class Definitions:
     choices: Mapping[str, Mapping[str, tuple[str, ...]]]
     search_parameters: tuple[SearchParameterDef, ...]
     compartments: Mapping[str, Mapping[str, tuple[str, ...]]]
+    type_parents: Mapping[str, str]
+    primitive_types: frozenset[str]
+    # Owner key (type name or backbone path) -> element name as defined -> spec string.
+    element_specs: Mapping[str, Mapping[str, str]]
 
     def __repr__(self) -> str:
         return (
@@ -126,6 +147,79 @@ class Definitions:
         """Parameter codes linking `resource_type` to a compartment; () if not a member."""
         return self.compartments.get(compartment, {}).get(resource_type, ())
 
+    def is_type(self, name: str) -> bool:
+        """True for any R4 type name: resources, data types, primitives and abstract bases."""
+        return name in self.type_parents or name in (RESOURCE, "Element")
+
+    def is_primitive(self, type_code: str) -> bool:
+        """True for a primitive type code (`string`, `dateTime`, `code`, ...)."""
+        return type_code in self.primitive_types
+
+    def type_parent(self, name: str) -> str | None:
+        """The type `name` specializes (`Age` -> `Quantity`); None at the root or if unknown."""
+        return self.type_parents.get(name)
+
+    def is_subtype(self, name: str, ancestor: str) -> bool:
+        """True if type `name` is `ancestor` or specializes it (`code` is a `string`)."""
+        current: str | None = name
+        while current is not None:
+            if current == ancestor:
+                return True
+            current = self.type_parents.get(current)
+        return False
+
+    def element_types(self, owner: str) -> Mapping[str, ElementInfo]:
+        """Elements by JSON name of a type or backbone key (`Patient.contact`), inherited too.
+
+        Unknown owners (and primitive types) give an empty mapping.
+        """
+        cache = self._element_cache
+        found = cache.get(owner)
+        if found is None:
+            found = MappingProxyType(self._build_elements(owner))
+            cache[owner] = found
+        return found
+
+    def _build_elements(self, owner: str) -> dict[str, ElementInfo]:
+        specs = self.element_specs.get(owner)
+        if specs is None:
+            return {}
+        if "." in owner:
+            parent, name = owner.rsplit(".", 1)
+            base: str | None = self._element_type_codes(parent, name)[0]
+        else:
+            base = self.type_parents.get(owner)
+        merged = dict(self.element_types(base)) if base is not None else {}
+        for name, spec in specs.items():
+            is_array = spec.startswith(_REPEATS)
+            body = spec.removeprefix(_REPEATS)
+            if body.startswith(_CONTENT_REFERENCE):
+                target = body[1:]
+                parent, _, target_name = target.rpartition(".")
+                types = self._element_type_codes(parent, target_name)
+                merged[name] = ElementInfo(name, types, is_array, owner=target)
+            elif body.startswith(_BACKBONE):
+                merged[name] = ElementInfo(name, (body[1:],), is_array, owner=f"{owner}.{name}")
+            elif name.endswith(_CHOICE_SUFFIX):
+                stem = name.removesuffix(_CHOICE_SUFFIX)
+                for code in body.split("|"):
+                    json_name = stem + code[0].upper() + code[1:]
+                    merged[json_name] = ElementInfo(json_name, (code,), is_array, choice_of=stem)
+            else:
+                merged[name] = ElementInfo(name, tuple(body.split("|")), is_array)
+        return merged
+
+    def _element_type_codes(self, owner: str, name: str) -> tuple[str, ...]:
+        spec = self.element_specs[owner][name].removeprefix(_REPEATS)
+        if spec.startswith(_CONTENT_REFERENCE):
+            parent, _, target_name = spec[1:].rpartition(".")
+            return self._element_type_codes(parent, target_name)
+        return tuple(spec.removeprefix(_BACKBONE).split("|"))
+
+    @cached_property
+    def _element_cache(self) -> dict[str, Mapping[str, ElementInfo]]:
+        return {}
+
     @cached_property
     def _by_base(self) -> Mapping[str, Mapping[str, SearchParameterDef]]:
         index: dict[str, dict[str, SearchParameterDef]] = {}
@@ -171,6 +265,14 @@ def parse_definitions(document: Mapping[str, Any]) -> Definitions:
             {
                 code: MappingProxyType({name: tuple(params) for name, params in members.items()})
                 for code, members in document["compartments"].items()
+            }
+        ),
+        type_parents=MappingProxyType(dict(document.get("typeParents", {}))),
+        primitive_types=frozenset(document.get("primitiveTypes", ())),
+        element_specs=MappingProxyType(
+            {
+                owner: MappingProxyType(dict(elements))
+                for owner, elements in document.get("elementTypes", {}).items()
             }
         ),
     )

@@ -8,6 +8,7 @@ See: https://hl7.org/fhir/R4/http.html#trules
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,16 +36,29 @@ def rewrite(node: Any, replace: Callable[[str, str], str | None]) -> Any:
     return node
 
 
-def placeholder_replacer(mapping: Mapping[str, str]) -> Callable[[str, str], str | None]:
-    """A `rewrite` callback replacing temporary fullUrls (`urn:uuid:...`) by `Type/id`."""
+_LINK = re.compile(r'((?:href|src)=")([^"]*)(")')
+
+
+def placeholder_replacer(
+    placeholders: Mapping[str, str], locators: Mapping[str, str] | None = None
+) -> Callable[[str, str], str | None]:
+    """A `rewrite` callback that gives Bundle-internal references their real `Type/id`.
+
+    `placeholders` (fullUrls of entries whose location the server decides: `urn:uuid:` ones,
+    and those of created entries) are replaced wherever they stand as a whole value
+    (references, uri elements, attachment URLs) and in narrative links. `locators` (the
+    relative `Type/oldId` form of created entries' fullUrls) are replaced in `reference` only.
+    """
+
+    located = locators or {}
 
     def replace(key: str, value: str) -> str | None:
-        if value in mapping:
-            return mapping[value]
-        if key == "div" and "urn:" in value:
-            for placeholder, real in mapping.items():
-                value = value.replace(placeholder, real)
-            return value
+        if value in placeholders:
+            return placeholders[value]
+        if key == "reference" and value in located:
+            return located[value]
+        if key == "div" and ("href" in value or "src" in value):
+            return _LINK.sub(lambda m: m[1] + placeholders.get(m[2], m[2]) + m[3], value)
         return None
 
     return replace

@@ -20,7 +20,7 @@ from tsunagu.bootstrap import Platform, build_platform
 from tsunagu.fhir.outcomes import FhirError
 from tsunagu.http.errors import error_response, internal_error
 from tsunagu.http.negotiation import FHIR_JSON, FORM, check_format, media_type, parse_body, render
-from tsunagu.interactions.context import Context, FhirRequest
+from tsunagu.interactions.context import FhirRequest
 from tsunagu.interactions.router import dispatch
 from tsunagu.settings import Settings
 
@@ -110,7 +110,7 @@ async def _handle(platform: Platform, request: Request, path: str, *, pretty: bo
         headers={k.lower(): v for k, v in request.headers.items()},
         body=body,
     )
-    ctx = Context(platform.repository, platform.definitions, _base_url(settings, request))
+    ctx = platform.context(_base_url(settings, request))
     result = await run_in_threadpool(dispatch, ctx, fhir_request)
     headers = dict(result.headers)
     if result.resource is None:

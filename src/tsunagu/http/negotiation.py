@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from tsunagu.fhir import jsonio
 from tsunagu.fhir.outcomes import FhirError, bad_request
 
 FHIR_JSON = "application/fhir+json"
@@ -43,16 +42,18 @@ def parse_body(method: str, path: str, content_type: str | None, raw: bytes) -> 
             f"unsupported Content-Type '{kind[:60]}'; send {FHIR_JSON}",
         )
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
+        return jsonio.loads(raw)
+    except (jsonio.JSONDecodeError, UnicodeDecodeError) as error:
         raise bad_request(
             f"JSON の構文が不正です: {_position(error)} / malformed JSON: {_position(error)}",
             code="structure",
         ) from None
 
 
-def _position(error: orjson.JSONDecodeError) -> str:
-    return f"line {error.lineno} column {error.colno}"
+def _position(error: ValueError) -> str:
+    if isinstance(error, jsonio.JSONDecodeError):
+        return f"line {error.lineno} column {error.colno}"
+    return "not UTF-8"
 
 
 def check_format(fmt: str | None, accept: str | None) -> None:
@@ -79,4 +80,4 @@ def check_format(fmt: str | None, accept: str | None) -> None:
 
 def render(resource: dict[str, Any], *, pretty: bool) -> bytes:
     """The response body."""
-    return orjson.dumps(resource, option=orjson.OPT_INDENT_2 if pretty else 0)
+    return jsonio.dumps(resource, pretty=pretty)

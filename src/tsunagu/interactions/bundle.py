@@ -16,8 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import orjson
-
+from tsunagu.fhir import jsonio
 from tsunagu.fhir.bundles import bundle, response_entry
 from tsunagu.fhir.outcomes import FhirError, Issue, bad_request, not_found, operation_outcome
 from tsunagu.fhir.references import is_conditional_reference, placeholder_replacer, rewrite
@@ -86,9 +85,9 @@ def _transaction(ctx: Context, entries: list[Entry], dispatch: Dispatch) -> Fhir
         tctx = replace(ctx, session=session)
         for entry in (e for e in ordered if e.request.method == "DELETE"):
             results[entry.index] = _run(tctx, entry, dispatch)
-        mapping, reserved = _resolve_targets(tctx, entries)
+        placeholders, locators, reserved = _resolve_targets(tctx, entries)
         for entry in (e for e in ordered if e.request.method != "DELETE"):
-            entry.request = _with_resolved_references(tctx, entry, mapping)
+            entry.request = _with_resolved_references(tctx, entry, placeholders, locators)
             if entry.index in reserved:
                 results[entry.index] = _existing(tctx, entry, reserved[entry.index])
             else:
@@ -96,37 +95,85 @@ def _transaction(ctx: Context, entries: list[Entry], dispatch: Dispatch) -> Fhir
     return FhirResponse(200, bundle("transaction-response", (results[e.index] for e in entries)))
 
 
-def _resolve_targets(ctx: Context, entries: list[Entry]) -> tuple[dict[str, str], dict[int, str]]:
-    """Placeholders to `Type/id`; and POST entries whose If-None-Exist matched (index -> id)."""
+def _resolve_targets(
+    ctx: Context, entries: list[Entry]
+) -> tuple[dict[str, str], dict[str, str], dict[int, str]]:
+    """Where each created or updated entry will live, before anything is written.
+
+    Returns placeholder and locator mappings (see `placeholder_replacer`), and the POST
+    entries whose If-None-Exist matched an existing resource (index -> id).
+    """
     assert ctx.session is not None
-    mapping: dict[str, str] = {}
+    placeholders: dict[str, str] = {}
+    locators: dict[str, str] = {}
     reserved: dict[int, str] = {}
     for entry in entries:
         req, rtype = entry.request, entry.resource_type
         if req.method == "POST":
-            criteria = req.headers.get("if-none-exist")
-            found = conditional.match(ctx.session, rtype, criteria.lstrip("?")) if criteria else []
+            criteria = _criteria(req.headers.get("if-none-exist"), rtype)
+            found = conditional.match(ctx, ctx.session, rtype, criteria) if criteria else []
             if len(found) > 1:
-                raise _at(entry, conditional.several(rtype, len(found)))
+                raise _at(entry, conditional.several(rtype))
             if found:
-                reserved[entry.index] = found[0].id
-                target = found[0].id
+                reserved[entry.index] = target = found[0].id
             else:
                 target = new_id()
                 headers = {k: v for k, v in req.headers.items() if k != "if-none-exist"}
                 entry.request = replace(req, headers=headers, assigned_id=target)
-            if entry.full_url:
-                mapping[entry.full_url] = f"{rtype}/{target}"
-        elif req.method == "PUT" and entry.full_url and "/" in req.path:
-            mapping[entry.full_url] = req.path
-    return mapping, reserved
+        elif req.method == "PUT" and req.query:
+            target = _conditional_put_target(ctx, entry)
+        elif req.method == "PUT":
+            target = req.path.split("/", 1)[1]
+        else:
+            continue
+        located = f"{rtype}/{target}"
+        full_url = entry.full_url
+        if full_url and (full_url.startswith("urn:") or req.method == "POST"):
+            # Links to an entry the server gives a new home: rewritten wherever they appear.
+            placeholders[full_url] = located
+            old = full_url.rstrip("/").rsplit("/", 2)
+            if req.method == "POST" and len(old) == 3 and old[1] == rtype:
+                # `Type/oldId` resolves against the entry's absolute fullUrl (bundle.html#references).
+                locators[f"{rtype}/{old[2]}"] = located
+    return placeholders, locators, reserved
 
 
-def _with_resolved_references(ctx: Context, entry: Entry, mapping: dict[str, str]) -> FhirRequest:
+def _criteria(raw: str | None, resource_type: str) -> str | None:
+    """If-None-Exist as a query string (tolerating a leading `?` or `Type?`)."""
+    if not raw:
+        return None
+    return raw.removeprefix(f"{resource_type}?").lstrip("?")
+
+
+def _conditional_put_target(ctx: Context, entry: Entry) -> str:
+    """Resolve a conditional update to an id now, so other entries can refer to it."""
+    assert ctx.session is not None
+    req, rtype = entry.request, entry.resource_type
+    found = conditional.match(ctx, ctx.session, rtype, req.query)
+    if len(found) > 1:
+        raise _at(entry, conditional.several(rtype))
+    body_id = req.body.get("id") if isinstance(req.body, dict) else None
+    if found and body_id not in (None, found[0].id):
+        raise _at(
+            entry,
+            bad_request(
+                f"本文の id が条件に一致したリソース ({rtype}/{found[0].id}) と異なります / "
+                f"the body's id differs from the matching resource {rtype}/{found[0].id}"
+            ),
+        )
+    target = found[0].id if found else (body_id if isinstance(body_id, str) else new_id())
+    body = {**req.body, "id": target} if isinstance(req.body, dict) else req.body
+    entry.request = replace(req, path=f"{rtype}/{target}", query=(), body=body)
+    return target
+
+
+def _with_resolved_references(
+    ctx: Context, entry: Entry, placeholders: dict[str, str], locators: dict[str, str]
+) -> FhirRequest:
     req = entry.request
     if not isinstance(req.body, dict):
         return req
-    placeholder = placeholder_replacer(mapping)
+    placeholder = placeholder_replacer(placeholders, locators)
 
     def replace_value(key: str, value: str) -> str | None:
         if key == "reference" and is_conditional_reference(value):
@@ -143,7 +190,7 @@ def _resolve_conditional_reference(ctx: Context, entry: Entry, value: str) -> st
         raise _at(
             entry, bad_request(f"参照先の型 '{rtype}' は不明です / unknown type in '{value}'")
         )
-    found = conditional.match(ctx.session, rtype, query)
+    found = conditional.match(ctx, ctx.session, rtype, query)
     if len(found) != 1:
         error = (
             not_found(
@@ -151,7 +198,7 @@ def _resolve_conditional_reference(ctx: Context, entry: Entry, value: str) -> st
                 f"no resource matches the conditional reference {value}"
             )
             if not found
-            else conditional.several(rtype, len(found))
+            else conditional.several(rtype)
         )
         raise _at(entry, error)
     return f"{rtype}/{found[0].id}"
@@ -276,8 +323,8 @@ def _patch_body(resource: Any, invalid: Callable[[str], FhirError]) -> Any:
             "Binary.contentType must be application/json-patch+json"
         )
     try:
-        return orjson.loads(base64.b64decode(resource.get("data", ""), validate=True))
-    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError):
+        return jsonio.loads(base64.b64decode(resource.get("data", ""), validate=True))
+    except (binascii.Error, TypeError, ValueError):
         raise invalid(
             "Binary.data が JSON Patch ではありません / Binary.data is not a JSON Patch"
         ) from None

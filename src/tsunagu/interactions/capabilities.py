@@ -1,4 +1,5 @@
-"""The CapabilityStatement: generated from the route table, so it lists exactly what is served.
+"""The CapabilityStatement: generated from the route table and the search registry, so it
+lists exactly what is served.
 
 See: https://hl7.org/fhir/R4/capabilitystatement.html
 """
@@ -9,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import tsunagu
-from tsunagu.interactions import conditional
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
 
 # Route shapes at type level -> the interaction codes they implement.
@@ -27,29 +27,35 @@ _TYPE_INTERACTIONS = {
 _SYSTEM_INTERACTIONS = {
     ("POST", ""): ("transaction", "batch"),
     ("GET", "_history"): ("history-system",),
+    ("GET", ""): ("search-system",),
 }
-_SEARCH_PARAMS = [
+_COMMON = [
     {
         "name": "_id",
         "definition": "http://hl7.org/fhir/SearchParameter/Resource-id",
         "type": "token",
     },
     {
-        "name": "identifier",
-        "type": "token",
-        "documentation": "The resource's top-level identifier (system|value)",
+        "name": "_lastUpdated",
+        "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
+        "type": "date",
     },
 ]
 
 
 def capability_statement(ctx: Context, req: FhirRequest) -> FhirResponse:
     """GET /metadata."""
-    from tsunagu.interactions.router import route_table
+    from tsunagu.interactions.router import OPERATIONS, route_table
 
     routes = set(route_table())
     interactions = [{"code": code} for key, code in _TYPE_INTERACTIONS.items() if key in routes]
-    resources: list[dict[str, Any]] = [
-        {
+    includes: dict[str, list[str]] = {}
+    resources: list[dict[str, Any]] = []
+    for resource_type in sorted(ctx.definitions.resource_types):
+        params = ctx.registry.for_type(resource_type)
+        references = sorted(p.code for p in params.values() if p.type == "reference")
+        includes[resource_type] = [f"{resource_type}:{code}" for code in references]
+        entry: dict[str, Any] = {
             "type": resource_type,
             "interaction": interactions,
             "versioning": "versioned-update",
@@ -59,10 +65,29 @@ def capability_statement(ctx: Context, req: FhirRequest) -> FhirResponse:
             "conditionalRead": "full-support",
             "conditionalUpdate": True,
             "conditionalDelete": "single",
-            "searchParam": _SEARCH_PARAMS,
+            "searchInclude": ["*", *includes[resource_type]],
+            "searchParam": _COMMON
+            + [
+                {"name": p.code, "definition": p.definition.url, "type": p.type}
+                for p in params.values()
+                if p.code not in ("_id", "_lastUpdated")
+            ],
         }
-        for resource_type in sorted(ctx.definitions.resource_types)
-    ]
+        operations = [
+            {"name": op.NAME, "definition": op.DEFINITION["url"]}
+            for op in OPERATIONS
+            if resource_type in op.DEFINITION.get("resource", ())
+        ]
+        if operations:
+            entry["operation"] = operations
+        resources.append(entry)
+    for entry in resources:
+        entry["searchRevInclude"] = sorted(
+            f"{source}:{p.code}"
+            for source in ctx.definitions.resource_types
+            for p in ctx.registry.for_type(source).values()
+            if p.type == "reference" and entry["type"] in p.definition.target
+        )
     system = [
         {"code": code}
         for key, codes in _SYSTEM_INTERACTIONS.items()
@@ -86,14 +111,14 @@ def capability_statement(ctx: Context, req: FhirRequest) -> FhirResponse:
         "rest": [
             {
                 "mode": "server",
-                "documentation": (
-                    "条件付き操作の検索条件: "
-                    + ", ".join(conditional.SUPPORTED)
-                    + " / criteria of conditional interactions: "
-                    + ", ".join(conditional.SUPPORTED)
-                ),
                 "resource": resources,
                 "interaction": system,
+                "searchParam": _COMMON,
+                "operation": [
+                    {"name": op.NAME, "definition": op.DEFINITION["url"]}
+                    for op in OPERATIONS
+                    if op.DEFINITION.get("system")
+                ],
             }
         ],
     }

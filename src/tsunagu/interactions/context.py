@@ -9,6 +9,7 @@ from typing import Any
 
 from tsunagu.fhir.datatypes import format_http_date
 from tsunagu.fhir.definitions import Definitions
+from tsunagu.search.parameters import SearchRegistry
 from tsunagu.storage.repository import ResourceRepository, StoredResource, WriteSession
 
 
@@ -66,6 +67,7 @@ class Context:
 
     repository: ResourceRepository
     definitions: Definitions
+    registry: SearchRegistry
     base_url: str
     session: WriteSession | None = None
 

@@ -14,16 +14,21 @@ from tsunagu.fhir.outcomes import FhirError, information, not_supported
 from tsunagu.fhir.resources import looks_like_type
 from tsunagu.interactions import bundle, capabilities, history, read, search, write
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
+from tsunagu.interactions.operations import everything, reindex
 
 Handler = Callable[..., FhirResponse]
 
-# (method, shape of the path) -> handler. In shapes, T is a resource type, I an id, V a version.
+# (method, shape of the path) -> handler. In shapes, T is a resource type, I an id, V a version,
+# C a resource type inside a compartment; `$name` is an operation.
 ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "metadata"): lambda ctx, req: capabilities.capability_statement(ctx, req),
     ("POST", ""): lambda ctx, req: bundle.process(ctx, req, dispatch),
+    ("GET", ""): lambda ctx, req: search.search_system(ctx, req),
+    ("POST", "_search"): lambda ctx, req: search.search_system(ctx, req),
     ("GET", "_history"): lambda ctx, req: history.history(ctx, req),
-    ("GET", "T"): lambda ctx, req, t: search.search(ctx, req, t),
-    ("POST", "T/_search"): lambda ctx, req, t: search.search(ctx, req, t),
+    ("POST", "$reindex"): lambda ctx, req: reindex.reindex(ctx, req),
+    ("GET", "T"): lambda ctx, req, t: search.search_type(ctx, req, t),
+    ("POST", "T/_search"): lambda ctx, req, t: search.search_type(ctx, req, t),
     ("POST", "T"): lambda ctx, req, t: write.create(ctx, req, t, id=req.assigned_id),
     ("PUT", "T"): lambda ctx, req, t: write.conditional_update(ctx, req, t),
     ("PATCH", "T"): lambda ctx, req, t: write.patch(ctx, req, t, None),
@@ -35,7 +40,12 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("DELETE", "T/I"): lambda ctx, req, t, i: write.delete(ctx, req, t, i),
     ("GET", "T/I/_history"): lambda ctx, req, t, i: history.history(ctx, req, t, i),
     ("GET", "T/I/_history/V"): lambda ctx, req, t, i, v: read.vread(ctx, req, t, i, v),
+    ("GET", "T/I/C"): lambda ctx, req, t, i, c: search.search_compartment(ctx, req, t, i, c),
+    ("GET", "T/I/$everything"): lambda ctx, req, t, i: everything.everything(ctx, req, t, i),
+    ("POST", "T/I/$everything"): lambda ctx, req, t, i: everything.everything(ctx, req, t, i),
 }
+# The operations served, for the CapabilityStatement.
+OPERATIONS = (everything, reindex)
 
 
 def dispatch(ctx: Context, req: FhirRequest) -> FhirResponse:
@@ -63,7 +73,7 @@ def dispatch(ctx: Context, req: FhirRequest) -> FhirResponse:
 
 def _shape(ctx: Context, path: str) -> tuple[str, list[str]]:
     parts = path.split("/") if path else []
-    if not parts or parts[0] in ("metadata", "_history"):
+    if not parts or parts[0] in ("metadata", "_history", "_search") or parts[0].startswith("$"):
         return "/".join(parts), []
     if not looks_like_type(parts[0]):
         return path, []
@@ -84,6 +94,9 @@ def _shape(ctx: Context, path: str) -> tuple[str, list[str]]:
             args.append(part)
         elif position == 3 and parts[2] == "_history":
             shape.append("V")
+            args.append(part)
+        elif position == 2 and part in ctx.definitions.resource_types:
+            shape.append("C")
             args.append(part)
         else:
             shape.append(part)
@@ -109,4 +122,4 @@ def route_table() -> list[tuple[str, str]]:
     return sorted(ROUTES)
 
 
-__all__: list[Any] = ["ROUTES", "dispatch", "route_table"]
+__all__: list[Any] = ["OPERATIONS", "ROUTES", "dispatch", "route_table"]

@@ -1,78 +1,172 @@
-"""Type-level search, for now by `_id` and `identifier` (the search engine extends it).
+"""Search at type, system and compartment level, with includes and cursor paging.
 
-Parameters the server does not support are ignored and reported in an OperationOutcome entry,
+Parameters the server does not know are ignored and reported in an OperationOutcome entry,
 or refused with 400 under `Prefer: handling=strict`, as the spec says.
-See: https://hl7.org/fhir/R4/search.html#errors
+See: https://hl7.org/fhir/R4/search.html
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from tsunagu.fhir.bundles import bundle
-from tsunagu.fhir.outcomes import Issue, bad_request, operation_outcome
-from tsunagu.interactions import conditional
+from tsunagu.fhir.outcomes import Issue, bad_request, not_found, operation_outcome
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
-from tsunagu.interactions.paging import CURSOR, page_size, page_url
+from tsunagu.interactions.paging import page_url
+from tsunagu.interactions.read import require_id
 from tsunagu.interactions.shaping import check_shaping, shape
+from tsunagu.search import query as search_query
+from tsunagu.search.plan import Cursor
+from tsunagu.search.query import Compartment, SearchQuery
+from tsunagu.storage.repository import Match
 
-# Result parameters and formatting that every search accepts.
-CONTROL = frozenset({"_count", "_format", "_pretty", "_summary", "_elements", CURSOR})
+MAX_INCLUDE_ROUNDS = 4
 
 
-def search(ctx: Context, req: FhirRequest, resource_type: str) -> FhirResponse:
-    """A searchset Bundle of the matches, ordered by id, paged with a keyset cursor."""
-    check_shaping(req, allow_count=True)
-    criteria = tuple((k, v) for k, v in req.query if k not in CONTROL)
-    supported = tuple((k, v) for k, v in criteria if k in conditional.SUPPORTED)
-    ignored = sorted({k for k, _ in criteria if k not in conditional.SUPPORTED})
-    if ignored and req.prefer("handling") == "strict":
-        raise bad_request(
-            f"対応していない検索パラメータです: {', '.join(ignored)} / "
-            f"unsupported search parameters: {', '.join(ignored)}",
-            code="not-supported",
-        )
-    ids, identifiers = (
-        conditional.parse_criteria(resource_type, supported) if supported else ([], [])
+def search_type(ctx: Context, req: FhirRequest, resource_type: str) -> FhirResponse:
+    """GET /{type}?... and POST /{type}/_search."""
+    return run(ctx, req, parse(ctx, req, [resource_type]))
+
+
+def search_system(ctx: Context, req: FhirRequest) -> FhirResponse:
+    """GET /?_type=A,B&...: a search across several types (parameters common to them)."""
+    raw = req.param("_type")
+    types = sorted({t for t in (raw or "").split(",") if t}) or sorted(
+        ctx.definitions.resource_types
     )
+    unknown = [t for t in types if t not in ctx.definitions.resource_types]
+    if unknown:
+        raise bad_request(
+            f"_type の型 {', '.join(unknown)} は不明です / unknown _type {', '.join(unknown)}",
+            expression=("_type",),
+        )
+    return run(ctx, req, parse(ctx, req, types))
+
+
+def search_compartment(
+    ctx: Context, req: FhirRequest, owner_type: str, owner_id: str, resource_type: str
+) -> FhirResponse:
+    """GET /Patient/123/Observation: a search limited to one compartment."""
+    require_id(owner_id)
+    params = ctx.definitions.compartment_params(owner_type, resource_type)
+    if not params:
+        raise bad_request(
+            f"{resource_type} は {owner_type} コンパートメントに含まれません / "
+            f"{resource_type} is not in the {owner_type} compartment",
+        )
+    query = parse(ctx, req, [resource_type])
+    compartment = Compartment(owner_type, owner_id, ((resource_type, params),))
+    return run(ctx, req, replace(query, compartment=compartment))
+
+
+def parse(ctx: Context, req: FhirRequest, types: list[str]) -> SearchQuery:
+    """The request's search, with references to this server's base made relative."""
+    check_shaping(req, allow_count=True)
+    base = ctx.base_url + "/"
+    pairs = [(k, v.replace(base, "") if base in v else v) for k, v in req.query]
+    query = search_query.parse(ctx.registry, types, pairs)
+    if query.ignored and req.prefer("handling") == "strict":
+        raise bad_request(
+            f"不明または未対応の検索パラメータです: {', '.join(query.ignored)} / "
+            f"unknown or unsupported search parameters: {', '.join(query.ignored)}",
+            code="not-supported",
+            expression=query.ignored,
+        )
+    return query
+
+
+def run(ctx: Context, req: FhirRequest, query: SearchQuery) -> FhirResponse:
+    """Execute a parsed search and build the searchset Bundle."""
     source = ctx.session or ctx.repository
     if req.param("_summary") == "count":
-        matches = source.find(resource_type, ids=ids, identifiers=identifiers)
-        return FhirResponse(200, bundle("searchset", [], total=len(matches)))
-    count = page_size(req)
-    found = source.find(
-        resource_type,
-        ids=ids,
-        identifiers=identifiers,
-        after=req.param(CURSOR),
-        limit=count + 1,
-    )
+        count = ctx.repository.count_matches(query)
+        self_link = [("self", page_url(ctx.base_url, req))]
+        return FhirResponse(200, bundle("searchset", [], total=count, links=self_link))
+    cursor = Cursor.decode(query.cursor) if query.cursor else None
+    fetched = source.search(query, cursor) if query.count else []
+    more = len(fetched) > query.count
+    page = fetched[: query.count]
+    backwards = cursor is not None and cursor.backwards
+    if backwards:
+        page.reverse()
     links = [("self", page_url(ctx.base_url, req))]
-    if len(found) > count:
-        found = found[:count]
-        links.append(("next", page_url(ctx.base_url, req, **{CURSOR: found[-1].id})))
-    entries: list[dict[str, Any]] = [
-        {
-            "fullUrl": ctx.url(f"{s.resource_type}/{s.id}"),
-            "resource": shape(s.content or {}, req, ctx.definitions),
-            "search": {"mode": "match"},
-        }
-        for s in found
-    ]
-    if ignored:
-        entries.append(
-            {
-                "resource": operation_outcome(
-                    [
-                        Issue(
-                            "not-supported",
-                            f"検索パラメータ {', '.join(ignored)} は無視されました / "
-                            f"search parameters ignored: {', '.join(ignored)}",
-                            severity="warning",
-                        )
-                    ]
-                ),
-                "search": {"mode": "outcome"},
-            }
+    if page and (backwards or more):
+        links.append(("next", _link(ctx, req, query, page[-1], backwards=False)))
+    if page and cursor is not None and (more or not backwards):
+        links.append(("previous", _link(ctx, req, query, page[0], backwards=True)))
+    entries = [_entry(ctx, req, m, "match") for m in page]
+    entries += [_entry(ctx, req, m, "include") for m in _included(ctx, query, page)]
+    if query.ignored:
+        entries.append(_ignored(query.ignored))
+    total = _total(ctx, query, cursor, len(page), more)
+    return FhirResponse(200, bundle("searchset", entries, total=total, links=links))
+
+
+def _total(
+    ctx: Context, query: SearchQuery, cursor: Cursor | None, size: int, more: bool
+) -> int | None:
+    if query.total in ("accurate", "estimate"):
+        return ctx.repository.count_matches(query)
+    if query.total == "none" and cursor is None and not more:
+        return size  # the whole result is on this page: the total costs nothing
+    return None
+
+
+def _included(ctx: Context, query: SearchQuery, page: list[Match]) -> list[Match]:
+    """Resources added by _include/_revinclude (with :iterate), each once, not matches."""
+    if not query.includes or not page:
+        return []
+    seen = {m.key for m in page}
+    added: list[Match] = []
+    frontier = page
+    for round_number in range(MAX_INCLUDE_ROUNDS):
+        new: list[Match] = []
+        for include in query.includes:
+            if round_number > 0 and not include.iterate:
+                continue
+            for match in ctx.repository.include(frontier, include):
+                if match.key not in seen:
+                    seen.add(match.key)
+                    new.append(match)
+        if not new:
+            break
+        added.extend(new)
+        frontier = new
+    return added
+
+
+def _entry(ctx: Context, req: FhirRequest, match: Match, mode: str) -> dict[str, Any]:
+    stored = match.resource
+    return {
+        "fullUrl": ctx.url(f"{stored.resource_type}/{stored.id}"),
+        "resource": shape(stored.content or {}, req, ctx.definitions),
+        "search": {"mode": mode},
+    }
+
+
+def _ignored(names: tuple[str, ...]) -> dict[str, Any]:
+    issue = Issue(
+        "not-supported",
+        f"不明または未対応の検索パラメータを無視しました: {', '.join(names)} / "
+        f"unknown or unsupported search parameters were ignored: {', '.join(names)}",
+        severity="warning",
+        expression=names,
+    )
+    return {"resource": operation_outcome([issue]), "search": {"mode": "outcome"}}
+
+
+def _link(
+    ctx: Context, req: FhirRequest, query: SearchQuery, match: Match, *, backwards: bool
+) -> str:
+    cursor = Cursor(match.sort_values, match.key, backwards)
+    return page_url(ctx.base_url, req, _cursor=cursor.encode())
+
+
+def owner_exists(ctx: Context, owner_type: str, owner_id: str) -> None:
+    stored = ctx.repository.read(owner_type, owner_id)
+    if stored is None or stored.deleted:
+        raise not_found(
+            f"{owner_type}/{owner_id} は存在しません / "
+            f"resource {owner_type}/{owner_id} is not known"
         )
-    return FhirResponse(200, bundle("searchset", entries, links=links))

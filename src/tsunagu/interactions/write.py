@@ -33,9 +33,10 @@ def create(
     with ctx.writing() as session:
         criteria = req.headers.get("if-none-exist")
         if criteria:
-            found = conditional.match(session, resource_type, criteria.lstrip("?"))
+            query = criteria.removeprefix(f"{resource_type}?").lstrip("?")
+            found = conditional.match(ctx, session, resource_type, query)
             if len(found) > 1:
-                raise conditional.several(resource_type, len(found))
+                raise conditional.several(resource_type)
             if found:
                 return _written(ctx, req, found[0], status=200)
         body["id"] = id or new_id()
@@ -61,9 +62,9 @@ def conditional_update(ctx: Context, req: FhirRequest, resource_type: str) -> Fh
     """PUT by criteria: update the one match, or create when nothing matches."""
     body = _resource(ctx, req, resource_type)
     with ctx.writing() as session:
-        found = conditional.match(session, resource_type, _criteria(req))
+        found = conditional.match(ctx, session, resource_type, _criteria(req))
         if len(found) > 1:
-            raise conditional.several(resource_type, len(found))
+            raise conditional.several(resource_type)
         if found:
             target = found[0].id
             if body.get("id") not in (None, target):
@@ -87,9 +88,9 @@ def patch(ctx: Context, req: FhirRequest, resource_type: str, id: str | None) ->
         )
     with ctx.writing() as session:
         if id is None:
-            found = conditional.match(session, resource_type, _criteria(req))
+            found = conditional.match(ctx, session, resource_type, _criteria(req))
             if len(found) > 1:
-                raise conditional.several(resource_type, len(found))
+                raise conditional.several(resource_type)
             if not found:
                 raise not_found(
                     f"条件に一致する {resource_type} がありません / "
@@ -118,9 +119,9 @@ def delete(ctx: Context, req: FhirRequest, resource_type: str, id: str | None) -
     """DELETE by id or criteria: appends a tombstone version; deleting twice changes nothing."""
     with ctx.writing() as session:
         if id is None:
-            found = conditional.match(session, resource_type, _criteria(req))
+            found = conditional.match(ctx, session, resource_type, _criteria(req))
             if len(found) > 1:
-                raise conditional.several(resource_type, len(found))
+                raise conditional.several(resource_type)
             if not found:
                 return FhirResponse(
                     200,

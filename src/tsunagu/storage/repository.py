@@ -8,11 +8,14 @@ See: https://hl7.org/fhir/R4/http.html#versioning
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
+
+from tsunagu.search.plan import Cursor
+from tsunagu.search.query import Include, SearchQuery
 
 Method = Literal["POST", "PUT", "PATCH", "DELETE"]
 
@@ -34,11 +37,12 @@ class StoredResource:
 
 
 @dataclass(frozen=True, slots=True)
-class IdentifierCriterion:
-    """Match an identifier; `system=None` means any system, `value=None` any value."""
+class Match:
+    """A search result: the stored resource, its key and its sort values (for the cursor)."""
 
-    system: str | None
-    value: str | None
+    key: int
+    resource: StoredResource
+    sort_values: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +81,7 @@ class WriteSession(Protocol):
 
     def read(self, resource_type: str, id: str) -> StoredResource | None: ...
 
-    def find(
-        self,
-        resource_type: str,
-        *,
-        ids: Sequence[str] = (),
-        identifiers: Sequence[IdentifierCriterion] = (),
-        after: str | None = None,
-        limit: int | None = None,
-    ) -> list[StoredResource]: ...
+    def search(self, query: SearchQuery, cursor: Cursor | None = None) -> list[Match]: ...
 
     def save(
         self,
@@ -116,19 +112,27 @@ class ResourceRepository(Protocol):
         """Versions newest first. See: https://hl7.org/fhir/R4/http.html#history"""
         ...
 
-    def find(
-        self,
-        resource_type: str,
-        *,
-        ids: Sequence[str] = (),
-        identifiers: Sequence[IdentifierCriterion] = (),
-        after: str | None = None,
-        limit: int | None = None,
-    ) -> list[StoredResource]:
-        """Current, non-deleted resources matching every criterion, ordered by id.
+    def search(self, query: SearchQuery, cursor: Cursor | None = None) -> list[Match]:
+        """One page of matches (up to `query.count + 1` rows, to tell if more follow).
 
-        `after` and `limit` page through the matches (keyset on id).
+        Rows come nearest to the cursor first: for a backwards cursor, in reverse order.
+
+        See: https://hl7.org/fhir/R4/search.html
         """
+        ...
+
+    def count_matches(self, query: SearchQuery) -> int:
+        """How many resources match (for `_total=accurate` and `_summary=count`)."""
+        ...
+
+    def include(self, matches: Sequence[Match], include: Include) -> list[Match]:
+        """Resources that `_include` / `_revinclude` add for the given matches."""
+        ...
+
+    def reindex(
+        self, resource_types: Sequence[str] = (), progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Recompute the search index of current resources; returns how many were indexed."""
         ...
 
     def count(self, resource_type: str | None = None) -> int:
@@ -140,13 +144,3 @@ class ResourceRepository(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def iter_identifiers(content: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(system, value) pairs of a resource's top-level `identifier` element, for the index."""
-    raw = content.get("identifier")
-    items = raw if isinstance(raw, list) else [raw] if isinstance(raw, dict) else []
-    for item in items:
-        if isinstance(item, dict) and isinstance(item.get("value"), str):
-            system = item.get("system")
-            yield (system if isinstance(system, str) else "", item["value"])

@@ -12,7 +12,7 @@ from tsunagu.fhir.references import is_conditional_reference, placeholder_replac
 
 def test_placeholders_are_replaced_everywhere_they_stand_alone() -> None:
     urn = "urn:uuid:1"
-    resource = {
+    resource: dict[str, Any] = {
         "resourceType": "Observation",
         "subject": {"reference": urn},
         "hasMember": [{"reference": urn}, {"reference": "Patient/x"}],

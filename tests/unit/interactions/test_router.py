@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from tsunagu.fhir.definitions import load_definitions
+from tsunagu.bootstrap import build_platform
 from tsunagu.fhir.outcomes import FhirError
 from tsunagu.interactions.context import Context, FhirRequest
 from tsunagu.interactions.router import dispatch
-from tsunagu.storage.sql.connect import open_repository
+from tsunagu.settings import Settings
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> Context:
-    return Context(
-        open_repository(f"sqlite:///{tmp_path}/r.db"), load_definitions(), "http://x/fhir"
-    )
+def ctx(tmp_path: Path) -> Iterator[Context]:
+    platform = build_platform(Settings(database_url=f"sqlite:///{tmp_path}/r.db"))
+    yield platform.context("http://x/fhir")
+    platform.close()
 
 
 def test_create_then_read_without_http(ctx: Context) -> None:

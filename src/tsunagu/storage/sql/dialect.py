@@ -48,6 +48,10 @@ class Dialect(Protocol):
         """A connection inside a write transaction; commit on success, rollback on error."""
         ...
 
+    def executemany(self, conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run one statement (already adapted by `sql`) for many rows, batched."""
+        ...
+
     def lock(self, conn: Connection, key: str) -> None:
         """Serialise concurrent write transactions on a logical key until commit."""
         ...

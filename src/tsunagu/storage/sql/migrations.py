@@ -1,10 +1,10 @@
 """Versioned schema migrations, applied automatically at start-up.
 
 Each migration is a list of statements written once for both dialects, with `{ts}`, `{json}`,
-`{seq}`, `{bool}` and `{text}` standing for the dialect's types (`{text}` sorts by bytes on
-both databases, so ids order alike). Migrations run in one transaction under
-a lock, so concurrent workers starting together apply each exactly once, and a fresh database
-and an upgraded one end up the same (`tests/integration/test_migrations.py`).
+`{seq}`, `{bool}`, `{float}` and `{text}` standing for the dialect's types (`{text}` sorts by
+bytes on both databases, so ids order alike). Migrations run in one transaction under a lock,
+so concurrent workers starting together apply each exactly once, and a fresh database and an
+upgraded one end up the same (`tests/integration/test_migrations.py`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,33 @@ from datetime import UTC, datetime
 
 from tsunagu.storage.sql.dialect import Dialect
 
+
+def _index_table(name: str, columns: str, *lookups: str) -> list[str]:
+    """A search index table: one row per value a parameter extracted from a resource.
+
+    `grp` ties together the component rows of one composite value (NULL otherwise).
+    """
+    statements = [
+        f"""CREATE TABLE {name} (
+            res_key BIGINT NOT NULL,
+            resource_type {{text}} NOT NULL,
+            param {{text}} NOT NULL,
+            grp INTEGER,
+            {columns}
+        )""",
+        f"CREATE INDEX {name}_owner ON {name} (res_key, param)",
+    ]
+    for i, lookup in enumerate(lookups):
+        statements.append(
+            f"CREATE INDEX {name}_lookup{i} ON {name} (resource_type, param, {lookup})"
+        )
+    return statements
+
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
-        "resources, versioned history, identifier index",
+        "resources and their versioned history",
         [
             # Every version of every resource; `seq` orders the system history.
             """CREATE TABLE resource_history (
@@ -32,25 +55,49 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX resource_history_time ON resource_history (last_updated, seq)",
             """CREATE INDEX resource_history_type_time
                 ON resource_history (resource_type, last_updated, seq)""",
-            # The current version of each resource: a pointer into the history.
+            # The current version of each resource: a pointer into the history, and the key
+            # that search index rows refer to.
             """CREATE TABLE resources (
+                res_key {seq} PRIMARY KEY,
                 resource_type {text} NOT NULL,
                 id {text} NOT NULL,
                 version INTEGER NOT NULL,
                 seq BIGINT NOT NULL,
+                last_updated {ts} NOT NULL,
                 deleted {bool} NOT NULL,
-                PRIMARY KEY (resource_type, id)
+                UNIQUE (resource_type, id)
             )""",
-            # Identifiers of current versions, for conditional interactions.
-            """CREATE TABLE resource_identifiers (
-                resource_type {text} NOT NULL,
-                id {text} NOT NULL,
-                system {text} NOT NULL,
-                value {text} NOT NULL
-            )""",
-            """CREATE INDEX resource_identifiers_value
-                ON resource_identifiers (resource_type, value, system)""",
-            "CREATE INDEX resource_identifiers_owner ON resource_identifiers (resource_type, id)",
+            "CREATE INDEX resources_type_updated ON resources (resource_type, last_updated)",
+        ],
+    ),
+    (
+        2,
+        "search indexes, one table per parameter type",
+        [
+            *_index_table("search_string", "norm {text} NOT NULL, exact TEXT NOT NULL", "norm"),
+            *_index_table(
+                "search_token",
+                "system {text} NOT NULL, code {text}, text {text}",
+                "code, system",
+                "text",
+            ),
+            *_index_table(
+                "search_reference",
+                "target_type {text}, target_id {text}, target_version TEXT, url TEXT,"
+                " ident_system {text}, ident_value {text}",
+                "target_id, target_type",
+                "ident_value",
+            ),
+            "CREATE INDEX search_reference_target ON search_reference (target_id, target_type)",
+            *_index_table("search_date", "low {ts} NOT NULL, high {ts} NOT NULL", "low", "high"),
+            *_index_table("search_number", "low {float} NOT NULL, high {float} NOT NULL", "low"),
+            *_index_table(
+                "search_quantity",
+                "system {text} NOT NULL, code {text} NOT NULL, unit {text} NOT NULL,"
+                " low {float} NOT NULL, high {float} NOT NULL",
+                "low",
+            ),
+            *_index_table("search_uri", "uri {text} NOT NULL", "uri"),
         ],
     ),
 ]
@@ -58,8 +105,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 LATEST = MIGRATIONS[-1][0]
 
 
-def migrate(dialect: Dialect) -> int:
-    """Bring the schema up to date; returns the number of migrations applied."""
+def migrate(dialect: Dialect, *, target: int = LATEST) -> int:
+    """Bring the schema up to `target` (the latest by default); returns how many were applied."""
     with dialect.writer() as conn:
         dialect.lock(conn, "tsunagu:migrations")
         conn.execute(
@@ -71,7 +118,7 @@ def migrate(dialect: Dialect) -> int:
         done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
         applied = 0
         for version, description, statements in MIGRATIONS:
-            if version in done:
+            if version in done or version > target:
                 continue
             for statement in statements:
                 conn.execute(dialect.sql(statement))

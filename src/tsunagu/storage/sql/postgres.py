@@ -13,19 +13,19 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar
 
-import orjson
 import psycopg
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool
 
+from tsunagu.fhir import jsonio
 from tsunagu.storage.sql.dialect import Connection
 
 _HEAD = ("resourceType", "id", "meta")
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
-    set_json_loads(orjson.loads, conn)
-    set_json_dumps(orjson.dumps, conn)
+    set_json_loads(jsonio.loads, conn)
+    set_json_dumps(jsonio.dumps, conn)
 
 
 class PostgresDialect:
@@ -36,6 +36,7 @@ class PostgresDialect:
         "seq": "BIGINT GENERATED ALWAYS AS IDENTITY",
         "text": 'TEXT COLLATE "C"',
         "bool": "BOOLEAN",
+        "float": "DOUBLE PRECISION",
     }
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
@@ -63,6 +64,11 @@ class PostgresDialect:
         # The pool's context commits on success and rolls back on any exception.
         with self._pool.connection() as conn, conn.transaction():
             yield conn
+
+    def executemany(self, conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        assert isinstance(conn, psycopg.Connection)
+        with conn.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
     def lock(self, conn: Connection, key: str) -> None:
         digest = hashlib.blake2b(key.encode(), digest_size=8).digest()

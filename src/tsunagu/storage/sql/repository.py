@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tsunagu.search.parameters import SearchRegistry
+from tsunagu.search.plan import Cursor
+from tsunagu.search.query import Include, SearchQuery
 from tsunagu.storage.repository import (
     HistoryEntry,
     HistoryQuery,
-    IdentifierCriterion,
+    Match,
     Method,
     StoredResource,
-    iter_identifiers,
 )
+from tsunagu.storage.sql import searching
 from tsunagu.storage.sql.dialect import Connection, Dialect
+from tsunagu.storage.sql.indexing import write_index
 from tsunagu.storage.sql.migrations import migrate
 
 _COLUMNS = "h.seq, h.resource_type, h.id, h.version, h.last_updated, h.method, h.content"
 _HEAD = frozenset({"resourceType", "id", "meta"})
 _CURRENT = f"SELECT {_COLUMNS} FROM resources r JOIN resource_history h ON h.seq = r.seq"
+REINDEX_BATCH = 500
 
 
 class SqlRepository:
-    """Versioned resources in SQL. Build it with `open_repository` (storage.sql.connect)."""
+    """Versioned resources and their search index in SQL (see `storage.repository`)."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, registry: SearchRegistry) -> None:
         self.dialect = dialect
+        self.registry = registry
         migrate(dialect)
 
     # --- reads of committed data -------------------------------------------------------
@@ -54,17 +60,17 @@ class SqlRepository:
             rows = conn.execute(sql, (*params, query.count)).fetchall()
         return [HistoryEntry(int(row[0]), _stored(self.dialect, row)) for row in rows]
 
-    def find(
-        self,
-        resource_type: str,
-        *,
-        ids: Sequence[str] = (),
-        identifiers: Sequence[IdentifierCriterion] = (),
-        after: str | None = None,
-        limit: int | None = None,
-    ) -> list[StoredResource]:
+    def search(self, query: SearchQuery, cursor: Cursor | None = None) -> list[Match]:
         with self.dialect.reader() as conn:
-            return _find(self.dialect, conn, resource_type, ids, identifiers, after, limit)
+            return searching.search(self.dialect, conn, query, cursor)
+
+    def count_matches(self, query: SearchQuery) -> int:
+        with self.dialect.reader() as conn:
+            return searching.count(self.dialect, conn, query)
+
+    def include(self, matches: Sequence[Match], include: Include) -> list[Match]:
+        with self.dialect.reader() as conn:
+            return searching.include(self.dialect, conn, matches, include)
 
     def count(self, resource_type: str | None = None) -> int:
         sql = "SELECT COUNT(*) FROM resources WHERE deleted = ?"
@@ -80,7 +86,45 @@ class SqlRepository:
     @contextmanager
     def session(self) -> Iterator[SqlWriteSession]:
         with self.dialect.writer() as conn:
-            yield SqlWriteSession(self.dialect, conn)
+            yield SqlWriteSession(self.dialect, conn, self.registry)
+
+    def reindex(
+        self, resource_types: Sequence[str] = (), progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Recompute index rows of current resources, in batches of one transaction each."""
+        d = self.dialect
+        type_filter = ""
+        params: list[Any] = [False]
+        if resource_types:
+            type_filter = f" AND r.resource_type IN ({', '.join('?' for _ in resource_types)})"
+            params += list(resource_types)
+        total = self._count_where(type_filter, params)
+        done, after = 0, 0
+        while True:
+            with d.writer() as conn:
+                rows = conn.execute(
+                    d.sql(
+                        "SELECT r.res_key, h.content FROM resources r JOIN resource_history h"
+                        f" ON h.seq = r.seq WHERE r.deleted = ?{type_filter} AND r.res_key > ?"
+                        " ORDER BY r.res_key LIMIT ?"
+                    ),
+                    (*params, after, REINDEX_BATCH),
+                ).fetchall()
+                for res_key, content in rows:
+                    write_index(
+                        d, conn, self.registry, res_key, d.decode_json(content), replace=True
+                    )
+            if not rows:
+                return done
+            done += len(rows)
+            after = rows[-1][0]
+            if progress is not None:
+                progress(done, total)
+
+    def _count_where(self, type_filter: str, params: list[Any]) -> int:
+        sql = f"SELECT COUNT(*) FROM resources r WHERE r.deleted = ?{type_filter}"
+        with self.dialect.reader() as conn:
+            return int(conn.execute(self.dialect.sql(sql), params).fetchone()[0])
 
     def close(self) -> None:
         self.dialect.close()
@@ -89,9 +133,10 @@ class SqlRepository:
 class SqlWriteSession:
     """One write transaction (see `WriteSession`)."""
 
-    def __init__(self, dialect: Dialect, conn: Connection) -> None:
+    def __init__(self, dialect: Dialect, conn: Connection, registry: SearchRegistry) -> None:
         self._dialect = dialect
         self._conn = conn
+        self._registry = registry
 
     def lock(self, key: str) -> None:
         self._dialect.lock(self._conn, key)
@@ -99,16 +144,8 @@ class SqlWriteSession:
     def read(self, resource_type: str, id: str) -> StoredResource | None:
         return _read(self._dialect, self._conn, resource_type, id)
 
-    def find(
-        self,
-        resource_type: str,
-        *,
-        ids: Sequence[str] = (),
-        identifiers: Sequence[IdentifierCriterion] = (),
-        after: str | None = None,
-        limit: int | None = None,
-    ) -> list[StoredResource]:
-        return _find(self._dialect, self._conn, resource_type, ids, identifiers, after, limit)
+    def search(self, query: SearchQuery, cursor: Cursor | None = None) -> list[Match]:
+        return searching.search(self._dialect, self._conn, query, cursor)
 
     def save(
         self,
@@ -119,7 +156,7 @@ class SqlWriteSession:
         method: Method,
         previous: StoredResource | None,
     ) -> StoredResource:
-        """Append the next version; sets meta.versionId and meta.lastUpdated on `content`."""
+        """Append the next version, point the resource at it, and rewrite its index rows."""
         d, conn = self._dialect, self._conn
         version = 1 if previous is None else previous.version + 1
         now = datetime.now(UTC)
@@ -136,7 +173,8 @@ class SqlWriteSession:
                 "meta": meta,
                 **{k: v for k, v in content.items() if k not in _HEAD},
             }
-        row = conn.execute(
+        stamp = d.encode_time(now)
+        seq = conn.execute(
             d.sql(
                 "INSERT INTO resource_history "
                 "(resource_type, id, version, last_updated, method, content) "
@@ -146,34 +184,22 @@ class SqlWriteSession:
                 resource_type,
                 id,
                 version,
-                d.encode_time(now),
+                stamp,
                 method,
                 None if content is None else d.encode_json(content),
             ),
-        ).fetchone()
-        seq = int(row[0])
-        conn.execute(
+        ).fetchone()[0]
+        res_key = conn.execute(
             d.sql(
-                "INSERT INTO resources (resource_type, id, version, seq, deleted) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (resource_type, id) DO UPDATE SET "
-                "version = excluded.version, seq = excluded.seq, deleted = excluded.deleted"
+                "INSERT INTO resources (resource_type, id, version, seq, last_updated, deleted) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (resource_type, id) DO UPDATE SET "
+                "version = excluded.version, seq = excluded.seq, "
+                "last_updated = excluded.last_updated, deleted = excluded.deleted "
+                "RETURNING res_key"
             ),
-            (resource_type, id, version, seq, content is None),
-        )
-        if previous is not None:
-            conn.execute(
-                d.sql("DELETE FROM resource_identifiers WHERE resource_type = ? AND id = ?"),
-                (resource_type, id),
-            )
-        if content is not None:
-            for system, value in set(iter_identifiers(content)):
-                conn.execute(
-                    d.sql(
-                        "INSERT INTO resource_identifiers (resource_type, id, system, value) "
-                        "VALUES (?, ?, ?, ?)"
-                    ),
-                    (resource_type, id, system, value),
-                )
+            (resource_type, id, version, seq, stamp, content is None),
+        ).fetchone()[0]
+        write_index(d, conn, self._registry, int(res_key), content, replace=previous is not None)
         return StoredResource(resource_type, id, version, now, method, content)
 
 
@@ -189,40 +215,6 @@ def _read(d: Dialect, conn: Connection, resource_type: str, id: str) -> StoredRe
     sql = d.sql(f"{_CURRENT} WHERE r.resource_type = ? AND r.id = ?")
     row = conn.execute(sql, (resource_type, id)).fetchone()
     return None if row is None else _stored(d, row)
-
-
-def _find(
-    d: Dialect,
-    conn: Connection,
-    resource_type: str,
-    ids: Sequence[str],
-    identifiers: Sequence[IdentifierCriterion],
-    after: str | None,
-    limit: int | None,
-) -> list[StoredResource]:
-    clauses = ["r.resource_type = ?", "r.deleted = ?"]
-    params: list[Any] = [resource_type, False]
-    if ids:
-        clauses.append(f"r.id IN ({', '.join('?' for _ in ids)})")
-        params.extend(ids)
-    for criterion in identifiers:
-        sub = ["i.resource_type = r.resource_type", "i.id = r.id"]
-        if criterion.value is not None:
-            sub.append("i.value = ?")
-            params.append(criterion.value)
-        if criterion.system is not None:
-            sub.append("i.system = ?")
-            params.append(criterion.system)
-        clauses.append(f"EXISTS (SELECT 1 FROM resource_identifiers i WHERE {' AND '.join(sub)})")
-    if after is not None:
-        clauses.append("r.id > ?")
-        params.append(after)
-    sql = f"{_CURRENT} WHERE {' AND '.join(clauses)} ORDER BY r.id"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    sql = d.sql(sql)
-    return [_stored(d, row) for row in conn.execute(sql, params).fetchall()]
 
 
 def _history_filter(d: Dialect, query: HistoryQuery) -> tuple[str, list[Any]]:

@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-import orjson
-
+from tsunagu.fhir import jsonio
 from tsunagu.storage.sql.dialect import Connection
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width, so text order is time order
@@ -32,6 +31,7 @@ class SqliteDialect:
         "seq": "INTEGER",  # INTEGER PRIMARY KEY is the rowid: monotonic, never reused here
         "text": "TEXT",
         "bool": "INTEGER",
+        "float": "REAL",
     }
 
     def __init__(self, path: Path) -> None:
@@ -87,6 +87,10 @@ class SqliteDialect:
                 raise
             conn.execute("COMMIT")
 
+    def executemany(self, conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        assert isinstance(conn, sqlite3.Connection)
+        conn.executemany(sql, rows)
+
     def lock(self, conn: Connection, key: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already holds the database's single write lock."""
 
@@ -97,10 +101,10 @@ class SqliteDialect:
         return datetime.fromisoformat(value)
 
     def encode_json(self, value: dict[str, Any]) -> str:
-        return orjson.dumps(value).decode()
+        return jsonio.dumps(value).decode()
 
     def decode_json(self, value: Any) -> dict[str, Any]:
-        result: dict[str, Any] = orjson.loads(value)
+        result: dict[str, Any] = jsonio.loads(value)
         return result
 
     def is_unique_violation(self, error: BaseException) -> bool:

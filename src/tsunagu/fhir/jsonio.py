@@ -1,0 +1,51 @@
+"""JSON in and out, keeping FHIR decimals exactly as written.
+
+FHIR requires a decimal's precision to be kept (`0.40` is not `0.4`; see
+https://hl7.org/fhir/R4/datatypes.html#decimal). Parsing reads non-integer numbers as
+`Decimal`; writing emits them with their original digits. orjson writes fast but cannot parse
+into Decimal, so parsing uses the standard library, which is as fast as orjson for
+resource-sized documents once decimals are involved.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+JSONDecodeError = json.JSONDecodeError
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON; decimals become `Decimal`, integers `int`."""
+    return json.loads(data, parse_float=Decimal)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(value: Any, *, pretty: bool = False) -> bytes:
+    """Serialise to UTF-8 JSON, decimals with their original digits."""
+    option = orjson.OPT_INDENT_2 if pretty else 0
+    try:
+        return orjson.dumps(value, default=_default, option=option)
+    except orjson.JSONEncodeError as error:
+        if "64-bit" not in str(error):
+            raise
+        # orjson cannot write integers beyond 64 bits; write those through Decimal.
+        return orjson.dumps(_wide_ints(value), default=_default, option=option)
+
+
+def _wide_ints(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _wide_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wide_ints(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        return Decimal(value)
+    return value

@@ -1,0 +1,69 @@
+"""Patient/$everything: a patient and every resource in their compartment, paged.
+
+Parameters: `_since` (only resources updated since), `_type` (only these types), `_count`
+(page size; pages continue through `next` links). `start`/`end` (clinical dates) are not
+supported yet and are refused rather than ignored.
+See: https://hl7.org/fhir/R4/patient-operation-everything.html
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from tsunagu.fhir.outcomes import bad_request
+from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
+from tsunagu.interactions.search import owner_exists, run
+from tsunagu.search import query as search_query
+from tsunagu.search.query import Compartment
+
+NAME = "everything"
+DEFINITION: dict[str, Any] = {
+    "resourceType": "OperationDefinition",
+    "id": "Patient-everything",
+    "url": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+    "name": "everything",
+    "status": "active",
+    "kind": "operation",
+    "code": "everything",
+    "resource": ["Patient"],
+    "system": False,
+    "type": False,
+    "instance": True,
+    "parameter": [
+        {"name": "_since", "use": "in", "min": 0, "max": "1", "type": "instant"},
+        {"name": "_type", "use": "in", "min": 0, "max": "*", "type": "code"},
+        {"name": "_count", "use": "in", "min": 0, "max": "1", "type": "integer"},
+        {"name": "return", "use": "out", "min": 1, "max": "1", "type": "Bundle"},
+    ],
+}
+
+
+def everything(ctx: Context, req: FhirRequest, resource_type: str, id: str) -> FhirResponse:
+    """The patient's record: the Patient first, then the compartment, paged by key."""
+    owner_exists(ctx, resource_type, id)
+    for name in ("start", "end"):
+        if req.param(name) is not None:
+            raise bad_request(
+                f"$everything の {name} には未対応です / $everything does not support '{name}' yet",
+                code="not-supported",
+            )
+    members = ctx.definitions.compartments.get(resource_type, {})
+    types = sorted({t for t, params in members.items() if params} | {resource_type})
+    wanted = req.param("_type")
+    if wanted:
+        types = sorted({t for t in wanted.split(",") if t} & set(types))
+        if not types:
+            raise bad_request(
+                f"_type '{wanted[:80]}' に {resource_type} コンパートメントの型がありません / "
+                f"_type names no type of the {resource_type} compartment",
+                expression=("_type",),
+            )
+    params = tuple((t, tuple(p for p in members.get(t, ()) if p != "{def}")) for t in types)
+    pairs: list[tuple[str, str]] = [(k, v) for k, v in req.query if k in ("_count", "_cursor")]
+    since = req.param("_since")
+    if since is not None:
+        pairs.append(("_lastUpdated", f"ge{since}"))
+    query = search_query.parse(ctx.registry, types, pairs)
+    compartment = Compartment(resource_type, id, params, include_owner=resource_type in types)
+    return run(ctx, req, replace(query, compartment=compartment))

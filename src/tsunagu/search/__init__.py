@@ -1,0 +1,1 @@
+"""FHIR search: parameters, index extraction, query planning; pure (SQL only as data)."""

@@ -1,0 +1,118 @@
+"""The search parameter registry: which parameters each resource type has, compiled once.
+
+Built from the vendored R4 SearchParameters plus the custom SearchParameter resources the
+server has been given. Each parameter's FHIRPath expression is compiled once into an
+extractor (`fhirpath.compile_path`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+
+from tsunagu.fhir.definitions import Definitions, SearchParameterDef
+from tsunagu.search.fhirpath import Extractor, ExtractorCache
+from tsunagu.search.params import date, number, quantity, reference, string, token, uri
+from tsunagu.search.params.common import ParamSpec
+
+MODULES: Mapping[str, ModuleType] = {
+    "token": token,
+    "string": string,
+    "date": date,
+    "number": number,
+    "quantity": quantity,
+    "reference": reference,
+    "uri": uri,
+}
+
+# Parameters answered from columns of the resource tables, not from index rows.
+COLUMN_PARAMS = frozenset({"_id", "_lastUpdated"})
+# Parameters the server does not implement (reported as ignored, or 400 when strict).
+UNSUPPORTED = frozenset({"_text", "_content", "_query", "_filter", "_list", "near"})
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component of a composite parameter: its type and its relative expression."""
+
+    type: str
+    extractor: Extractor
+    spec: ParamSpec
+
+
+@dataclass(frozen=True)
+class IndexedParam:
+    """A search parameter of one resource type, ready to index and to query."""
+
+    definition: SearchParameterDef
+    extractor: Extractor | None
+    components: tuple[Component, ...] = ()
+
+    @property
+    def code(self) -> str:
+        return self.definition.code
+
+    @property
+    def type(self) -> str:
+        return self.definition.type
+
+    @property
+    def spec(self) -> ParamSpec:
+        return ParamSpec(self.definition.code, self.definition.type, self.definition.target)
+
+
+class SearchRegistry:
+    """Search parameters by resource type; compiled lazily, once per type."""
+
+    def __init__(self, definitions: Definitions, custom: Sequence[SearchParameterDef] = ()) -> None:
+        self.definitions = definitions
+        self._custom = tuple(custom)
+        self._by_type: dict[str, dict[str, IndexedParam]] = {}
+        self._extractors = ExtractorCache(definitions)
+
+    def for_type(self, resource_type: str) -> dict[str, IndexedParam]:
+        """Every parameter of the type, by code (custom ones override core ones)."""
+        cached = self._by_type.get(resource_type)
+        if cached is not None:
+            return cached
+        params: dict[str, IndexedParam] = {}
+        merged = dict(self.definitions.search_parameters_for(resource_type))
+        for custom in self._custom:
+            if resource_type in custom.base or "Resource" in custom.base:
+                merged[custom.code] = custom
+        for code, definition in sorted(merged.items()):
+            if code in UNSUPPORTED or definition.type == "special":
+                continue
+            extractor = None
+            if code not in COLUMN_PARAMS and definition.expression:
+                extractor = self._extractors.get(definition.expression)
+            components = self._components(definition)
+            if definition.type == "composite" and components is None:
+                continue  # a component the server cannot index: leave the parameter out
+            params[code] = IndexedParam(definition, extractor, components or ())
+        self._by_type[resource_type] = params
+        return params
+
+    def _components(self, definition: SearchParameterDef) -> tuple[Component, ...] | None:
+        """Compiled components of a composite parameter (None if one is unusable)."""
+        result = []
+        for index, component in enumerate(definition.component):
+            target = self.definitions.search_parameter(component.definition)
+            if target is None or target.type not in MODULES or not component.expression:
+                return None
+            spec = ParamSpec(f"{definition.code}#{index}", target.type, target.target)
+            result.append(Component(target.type, self._extractors.get(component.expression), spec))
+        return tuple(result)
+
+    def get(self, resource_type: str, code: str) -> IndexedParam | None:
+        return self.for_type(resource_type).get(code)
+
+    def set_custom(self, custom: Sequence[SearchParameterDef]) -> None:
+        """Use these custom parameters from now on (after `$reindex` loads them)."""
+        self._custom = tuple(custom)
+        self._by_type = {}
+
+    @property
+    def custom(self) -> tuple[SearchParameterDef, ...]:
+        return self._custom

@@ -1,0 +1,106 @@
+"""date: every date-like value is indexed as a half-open UTC range [low, high).
+
+A value's range comes from its precision (`2024-03` is all of March), a Period's from its
+start and end (open ends reach the ends of time), a Timing's from its events. Prefixes compare
+ranges as the spec describes.
+See: https://hl7.org/fhir/R4/search.html#date
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tsunagu.fhir.datatypes import Period, parse_period
+from tsunagu.search.fhirpath import TypedValue
+from tsunagu.search.params.common import (
+    ParamSpec,
+    invalid_value,
+    split_prefix,
+    unsupported_modifier,
+)
+from tsunagu.search.sql import Fragment
+
+TABLE = "search_date"
+COLUMNS = ("low", "high")
+Row = tuple[datetime, datetime]
+BEGINNING = datetime(1, 1, 1, tzinfo=UTC)
+END = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def rows(values: list[TypedValue]) -> list[Row]:
+    """Index rows for the values of one date parameter."""
+    out: set[Row] = set()
+    for typed in values:
+        out.update(_ranges(typed.value))
+    return sorted(out)
+
+
+def _ranges(value: Any) -> Iterator[Row]:
+    if isinstance(value, str):
+        period = _period(value)
+        if period is not None:
+            yield (period.start, period.end)
+    elif isinstance(value, dict):
+        if "start" in value or "end" in value:  # Period
+            start = _period(value["start"]) if isinstance(value.get("start"), str) else None
+            end = _period(value["end"]) if isinstance(value.get("end"), str) else None
+            if start is not None or end is not None:
+                yield (start.start if start else BEGINNING, end.end if end else END)
+        events = value.get("event")
+        if isinstance(events, list):  # Timing
+            for event in events:
+                if isinstance(event, str):
+                    yield from _ranges(event)
+
+
+def _period(text: str) -> Period | None:
+    try:
+        return parse_period(text)
+    except ValueError:
+        return None
+
+
+def param_key(spec: ParamSpec, modifier: str | None) -> str:
+    return spec.code
+
+
+def search_period(spec: ParamSpec, raw: str) -> tuple[str, Period]:
+    """The prefix and the period of a date search value; 400 if it is not a date."""
+    prefix, text = split_prefix(raw)
+    try:
+        return prefix, parse_period(text)
+    except ValueError:
+        raise invalid_value(
+            spec, raw, "a date such as 2024, 2024-04-01 or ge2024-04-01T09:00+09:00"
+        ) from None
+
+
+# prefix -> condition on the stored range [low, high) against the search range [start, end).
+_CONDITIONS: dict[str, Callable[[str, Period], Fragment]] = {
+    "eq": lambda a, p: Fragment(f"{a}.low >= ? AND {a}.high <= ?", (p.start, p.end)),
+    "ne": lambda a, p: Fragment(f"NOT ({a}.low >= ? AND {a}.high <= ?)", (p.start, p.end)),
+    "gt": lambda a, p: Fragment(f"{a}.high > ?", (p.end,)),
+    "lt": lambda a, p: Fragment(f"{a}.low < ?", (p.start,)),
+    "ge": lambda a, p: Fragment(f"{a}.high > ?", (p.start,)),
+    "le": lambda a, p: Fragment(f"{a}.low < ?", (p.end,)),
+    "sa": lambda a, p: Fragment(f"{a}.low >= ?", (p.end,)),
+    "eb": lambda a, p: Fragment(f"{a}.high <= ?", (p.start,)),
+    "ap": lambda a, p: Fragment(f"{a}.low < ? AND {a}.high > ?", _approximately(p)[::-1]),
+}
+
+
+def _approximately(period: Period) -> tuple[datetime, datetime]:
+    """The search range widened by 10% of its distance from now (at least a day each way)."""
+    now = datetime.now(UTC)
+    gap = max(abs(now - period.start), abs(now - period.end)) * 0.1
+    margin = max(gap, timedelta(days=1))
+    return (max(period.start - margin, BEGINNING), min(period.end + margin, END))
+
+
+def condition(alias: str, value: str, modifier: str | None, spec: ParamSpec) -> Fragment:
+    if modifier is not None:
+        raise unsupported_modifier(spec, modifier)
+    prefix, period = search_period(spec, value)
+    return _CONDITIONS[prefix](alias, period)

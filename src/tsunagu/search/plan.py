@@ -1,0 +1,329 @@
+"""SearchQuery -> SQL: the WHERE clause, sort keys and keyset paging.
+
+Every criterion becomes an EXISTS over its parameter type's index table, correlated on the
+resource key; chains and `_has` nest the same building blocks; pages continue from a cursor
+(the last row's sort key), never from an OFFSET.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from tsunagu.fhir.outcomes import bad_request
+from tsunagu.search.parameters import MODULES
+from tsunagu.search.params import date as date_param
+from tsunagu.search.params import token
+from tsunagu.search.params.common import split_escaped
+from tsunagu.search.query import Compartment, Criterion, SearchQuery, SortKey
+from tsunagu.search.sql import FALSE, Fragment, join, negate
+
+
+class _Aliases:
+    def __init__(self) -> None:
+        self._n = 0
+
+    def __call__(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}{self._n}"
+
+
+def where(query: SearchQuery, alias: str = "r") -> Fragment:
+    """The WHERE clause (without paging) for a query over the `resources` alias."""
+    aliases = _Aliases()
+    types = Fragment(
+        f"{alias}.resource_type IN ({', '.join('?' for _ in query.resource_types)})",
+        tuple(query.resource_types),
+    )
+    live = Fragment(f"{alias}.deleted = ?", (False,))
+    parts = [types, live, *(criterion(aliases, c, alias) for c in query.criteria)]
+    if query.compartment is not None:
+        parts.append(_compartment(query.compartment, alias))
+    return join(parts, "AND")
+
+
+def _compartment(compartment: Compartment, r: str) -> Fragment:
+    """Resources that refer to the compartment's owner through a compartment parameter."""
+    by_type = join(
+        (
+            Fragment(
+                f"c.resource_type = ? AND c.param IN ({', '.join('?' for _ in params)})",
+                (rtype, *params),
+            )
+            for rtype, params in compartment.params
+            if params
+        ),
+        "OR",
+    )
+    member = Fragment(
+        f"EXISTS (SELECT 1 FROM search_reference c WHERE c.res_key = {r}.res_key"
+        f" AND c.target_id = ? AND c.target_type = ? AND ({by_type.sql}))",
+        (compartment.owner_id, compartment.owner_type, *by_type.params),
+    )
+    if not compartment.include_owner:
+        return member
+    owner = Fragment(
+        f"{r}.resource_type = ? AND {r}.id = ?", (compartment.owner_type, compartment.owner_id)
+    )
+    return join([owner, member], "OR")
+
+
+def criterion(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
+    """One criterion against the resource alias `r`."""
+    if crit.has is not None:
+        return _has(aliases, crit, r)
+    if crit.chain:
+        return _chain(aliases, crit, r)
+    code = crit.param.code
+    if code == "_id":
+        return Fragment(f"{r}.id IN ({', '.join('?' for _ in crit.values)})", crit.values)
+    if code == "_lastUpdated":
+        return join((_last_updated(crit, v, r) for v in crit.values), "OR")
+    if crit.param.components:
+        return _composite(aliases, crit, r)
+    module = MODULES.get(crit.param.type)
+    if module is None:
+        raise bad_request(
+            f"パラメータ '{code}' ({crit.param.type}) の検索には未対応です / "
+            f"searching by '{code}' ({crit.param.type}) is not supported",
+            code="not-supported",
+        )
+    s = aliases("s")
+    key = module.param_key(crit.param.spec, crit.modifier)
+    head = f"SELECT 1 FROM {module.TABLE} {s} WHERE {s}.res_key = {r}.res_key AND {s}.param = ?"
+    if crit.modifier == "missing":
+        exists = Fragment(f"EXISTS ({head})", (key,))
+        return negate(exists) if crit.values[0] == "true" else exists
+    modifier = None if crit.modifier == "not" else crit.modifier
+    matches = join((module.condition(s, v, modifier, crit.param.spec) for v in crit.values), "OR")
+    exists = Fragment(f"EXISTS ({head} AND ({matches.sql}))", (key, *matches.params))
+    return negate(exists) if crit.modifier == "not" and module is token else exists
+
+
+def _composite(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
+    """Component values that come from the same element (rows sharing `grp`)."""
+    components = crit.param.components
+    names = [aliases("p") for _ in components]
+    tables = [MODULES[c.type].TABLE for c in components]
+    joins = "".join(
+        f" JOIN {tables[i]} {names[i]} ON {names[i]}.res_key = {names[0]}.res_key"
+        f" AND {names[i]}.grp = {names[0]}.grp"
+        for i in range(1, len(components))
+    )
+    keys = join(
+        (
+            Fragment(f"{n}.param = ?", (c.spec.code,))
+            for n, c in zip(names, components, strict=True)
+        ),
+        "AND",
+    )
+    if crit.modifier == "missing":
+        exists = Fragment(
+            f"EXISTS (SELECT 1 FROM {tables[0]} {names[0]} WHERE {names[0]}.res_key = {r}.res_key"
+            f" AND {names[0]}.param = ?)",
+            (components[0].spec.code,),
+        )
+        return negate(exists) if crit.values[0] == "true" else exists
+    alternatives = []
+    for value in crit.values:
+        parts = split_escaped(value, "$")
+        if len(parts) != len(components):
+            raise bad_request(
+                f"'{crit.param.code}' の値は {len(components)} 個の部分を $ で区切ります / "
+                f"'{crit.param.code}' takes {len(components)} parts separated by $",
+                expression=(crit.param.code,),
+            )
+        alternatives.append(
+            join(
+                (
+                    MODULES[c.type].condition(n, part, None, c.spec)
+                    for n, c, part in zip(names, components, parts, strict=True)
+                ),
+                "AND",
+            )
+        )
+    matches = join(alternatives, "OR")
+    sql = (
+        f"EXISTS (SELECT 1 FROM {tables[0]} {names[0]}{joins}"
+        f" WHERE {names[0]}.res_key = {r}.res_key AND {keys.sql} AND ({matches.sql}))"
+    )
+    return Fragment(sql, keys.params + matches.params)
+
+
+def _chain(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
+    s, t = aliases("s"), aliases("t")
+    branches = join(
+        (
+            Fragment(f"{t}.resource_type = ?", (target,)) & criterion(aliases, inner, t)
+            for target, inner in crit.chain
+        ),
+        "OR",
+    )
+    sql = (
+        f"EXISTS (SELECT 1 FROM search_reference {s} JOIN resources {t}"
+        f" ON {t}.resource_type = {s}.target_type AND {t}.id = {s}.target_id"
+        f" WHERE {s}.res_key = {r}.res_key AND {s}.param = ? AND {t}.deleted = ?"
+        f" AND ({branches.sql}))"
+    )
+    return Fragment(sql, (crit.param.code, False, *branches.params))
+
+
+def _has(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
+    assert crit.has is not None
+    source_type, ref = crit.has
+    s, o = aliases("s"), aliases("o")
+    inner = criterion(aliases, crit.chain[0][1], o)
+    sql = (
+        f"EXISTS (SELECT 1 FROM search_reference {s}"
+        f" JOIN resources {o} ON {o}.res_key = {s}.res_key"
+        f" WHERE {s}.target_id = {r}.id AND {s}.target_type = {r}.resource_type"
+        f" AND {s}.resource_type = ? AND {s}.param = ? AND {o}.deleted = ? AND ({inner.sql}))"
+    )
+    return Fragment(sql, (source_type, ref.code, False, *inner.params))
+
+
+def _last_updated(crit: Criterion, value: str, r: str) -> Fragment:
+    prefix, period = date_param.search_period(crit.param.spec, value)
+    col = f"{r}.last_updated"
+    start, end = period.start, period.end
+    table = {
+        "eq": Fragment(f"{col} >= ? AND {col} < ?", (start, end)),
+        "ne": Fragment(f"NOT ({col} >= ? AND {col} < ?)", (start, end)),
+        "gt": Fragment(f"{col} >= ?", (end,)),
+        "sa": Fragment(f"{col} >= ?", (end,)),
+        "lt": Fragment(f"{col} < ?", (start,)),
+        "eb": Fragment(f"{col} < ?", (start,)),
+        "ge": Fragment(f"{col} >= ?", (start,)),
+        "le": Fragment(f"{col} < ?", (end,)),
+    }
+    if prefix == "ap":
+        low, high = date_param._approximately(period)
+        return Fragment(f"{col} >= ? AND {col} < ?", (low, high))
+    return table[prefix]
+
+
+# --- sorting and keyset paging ----------------------------------------------------------
+
+_SORT_COLUMN = {
+    "string": ("search_string", "norm", "norm"),
+    "token": ("search_token", "code", "code"),
+    "uri": ("search_uri", "uri", "uri"),
+    "reference": ("search_reference", "target_id", "target_id"),
+    "date": ("search_date", "low", "high"),
+    "number": ("search_number", "low", "high"),
+    "quantity": ("search_quantity", "low", "high"),
+}
+
+
+def sort_expression(key: SortKey, r: str = "r") -> Fragment:
+    """A scalar expression giving each resource its sort value for one key."""
+    code = key.param.code
+    if code == "_id":
+        return Fragment(f"{r}.id")
+    if code == "_lastUpdated":
+        return Fragment(f"{r}.last_updated")
+    table, asc_column, desc_column = _SORT_COLUMN[key.param.type]
+    aggregate = f"MAX(x.{desc_column})" if key.descending else f"MIN(x.{asc_column})"
+    return Fragment(
+        f"(SELECT {aggregate} FROM {table} x WHERE x.res_key = {r}.res_key AND x.param = ?)",
+        (code,),
+    )
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: after (or, going back, before) a row's sort values and key."""
+
+    values: tuple[Any, ...]
+    res_key: int
+    backwards: bool = False
+
+    def encode(self) -> str:
+        values = [{"t": v.isoformat()} if isinstance(v, datetime) else v for v in self.values]
+        raw = orjson.dumps([1 if self.backwards else 0, values, self.res_key])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            backwards, values, res_key = orjson.loads(raw)
+            decoded = tuple(
+                datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in values
+            )
+            return cls(decoded, int(res_key), bool(backwards))
+        except (ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+            raise bad_request(
+                "ページングのカーソルが不正です / invalid paging cursor", expression=("_cursor",)
+            ) from None
+
+
+def page_condition(keys: Sequence[SortKey], cursor: Cursor, q: str = "q") -> Fragment:
+    """Rows strictly after the cursor in sort order (before it, for a backwards cursor)."""
+    result = Fragment(f"{q}.res_key {'<' if cursor.backwards else '>'} ?", (cursor.res_key,))
+    for index in reversed(range(len(keys))):
+        column = f"{q}.k{index}"
+        value = cursor.values[index]
+        forward_greater = (
+            keys[index].descending == cursor.backwards
+        )  # asc & forward, or desc & back
+        op = ">" if forward_greater else "<"
+        if value is None:
+            # NULLs sort last: after a NULL only NULLs remain; before it, every non-NULL.
+            after = Fragment(f"{column} IS NOT NULL") if cursor.backwards else FALSE
+            equal = Fragment(f"{column} IS NULL")
+        else:
+            if cursor.backwards:
+                after = Fragment(f"{column} IS NOT NULL AND {column} {op} ?", (value,))
+            else:
+                after = Fragment(f"({column} IS NULL OR {column} {op} ?)", (value,))
+            equal = Fragment(f"{column} = ?", (value,))
+        result = join([after, equal & result], "OR")
+    return result
+
+
+def order_by(keys: Sequence[SortKey], *, backwards: bool, q: str = "q") -> str:
+    """ORDER BY of the page query (NULLs last going forward)."""
+    parts = []
+    for index, key in enumerate(keys):
+        column = f"{q}.k{index}"
+        descending = key.descending != backwards
+        parts.append(f"({column} IS NULL) {'DESC' if backwards else 'ASC'}")
+        parts.append(f"{column} {'DESC' if descending else 'ASC'}")
+    parts.append(f"{q}.res_key {'DESC' if backwards else 'ASC'}")
+    return ", ".join(parts)
+
+
+def page_query(query: SearchQuery, cursor: Cursor | None, limit: int) -> Fragment:
+    """The SELECT of one page: (res_key, resource_type, id, version, last_updated, content, k*)."""
+    keys = query.sort
+    sort_exprs = [sort_expression(k) for k in keys]
+    columns = "".join(f", {e.sql} AS k{i}" for i, e in enumerate(sort_exprs))
+    sort_params: tuple[Any, ...] = ()
+    for e in sort_exprs:
+        sort_params += e.params
+    condition = where(query)
+    inner = Fragment(
+        "SELECT r.res_key, r.resource_type, r.id, r.version, r.last_updated, r.seq"
+        f"{columns} FROM resources r WHERE {condition.sql}",
+        sort_params + condition.params,
+    )
+    backwards = cursor.backwards if cursor else False
+    paging = page_condition(keys, cursor) if cursor else Fragment("1 = 1")
+    sql = (
+        f"SELECT q.res_key, q.resource_type, q.id, q.version, q.last_updated, h.method,"
+        f" h.content{''.join(f', q.k{i}' for i in range(len(keys)))}"
+        f" FROM ({inner.sql}) q JOIN resource_history h ON h.seq = q.seq"
+        f" WHERE {paging.sql} ORDER BY {order_by(keys, backwards=backwards)} LIMIT ?"
+    )
+    return Fragment(sql, inner.params + paging.params + (limit,))
+
+
+def count_query(query: SearchQuery) -> Fragment:
+    condition = where(query)
+    return Fragment(f"SELECT COUNT(*) FROM resources r WHERE {condition.sql}", condition.params)

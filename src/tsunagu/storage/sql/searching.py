@@ -1,0 +1,100 @@
+"""Running searches: a page of matches, counts, and `_include` / `_revinclude`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from tsunagu.search.plan import Cursor, count_query, page_query
+from tsunagu.search.query import Include, SearchQuery
+from tsunagu.search.sql import Fragment
+from tsunagu.storage.repository import Match, StoredResource
+from tsunagu.storage.sql.dialect import Connection, Dialect
+
+MAX_INCLUDED = 1000  # per page and include, so one request cannot pull the whole database
+
+
+def execute(d: Dialect, conn: Connection, fragment: Fragment) -> list[Any]:
+    """Run a search fragment, encoding its parameters for the dialect."""
+    params = [d.encode_time(p) if isinstance(p, datetime) else p for p in fragment.params]
+    return conn.execute(d.sql(fragment.sql), params).fetchall()
+
+
+def search(d: Dialect, conn: Connection, query: SearchQuery, cursor: Cursor | None) -> list[Match]:
+    rows = execute(d, conn, page_query(query, cursor, query.count + 1))
+    # In fetch order: nearest to the cursor first (so backwards pages come reversed).
+    return [_match(d, row, len(query.sort)) for row in rows]
+
+
+def count(d: Dialect, conn: Connection, query: SearchQuery) -> int:
+    return int(execute(d, conn, count_query(query))[0][0])
+
+
+_SELECT = "SELECT r.res_key, r.resource_type, r.id, r.version, r.last_updated, h.method, h.content"
+
+
+def include(d: Dialect, conn: Connection, matches: Sequence[Match], inc: Include) -> list[Match]:
+    """The resources an include adds (current, not deleted), in key order."""
+    if inc.reverse:  # the matches are the targets; any may be referred to
+        sources = [m for m in matches if inc.target_type in (None, m.resource.resource_type)]
+    else:
+        sources = [m for m in matches if inc.source_type in ("*", m.resource.resource_type)]
+    if not sources:
+        return []
+    clauses: list[str] = []
+    params: list[Any] = []
+    if inc.reverse:
+        # Resources of the source type whose reference points at one of the matches.
+        pairs = " OR ".join("(s.target_type = ? AND s.target_id = ?)" for _ in sources)
+        for m in sources:
+            params += [m.resource.resource_type, m.resource.id]
+        join = "JOIN resources r ON r.res_key = s.res_key"
+        clauses.append(f"({pairs})")
+        if inc.source_type != "*":
+            clauses.append("s.resource_type = ?")
+            params.append(inc.source_type)
+    else:
+        keys = [m.key for m in sources]
+        join = "JOIN resources r ON r.resource_type = s.target_type AND r.id = s.target_id"
+        clauses.append(f"s.res_key IN ({', '.join('?' for _ in keys)})")
+        params += keys
+    if inc.param is not None:
+        clauses.append("s.param = ?")
+        params.append(inc.param.code)
+    if inc.target_type is not None and not inc.reverse:
+        clauses.append("s.target_type = ?")
+        params.append(inc.target_type)
+    clauses.append("r.deleted = ?")
+    params.append(False)
+    sql = (
+        f"{_SELECT} FROM search_reference s {join} JOIN resource_history h ON h.seq = r.seq"
+        f" WHERE {' AND '.join(clauses)} ORDER BY r.res_key LIMIT ?"
+    )
+    rows = execute(d, conn, Fragment(sql, (*params, MAX_INCLUDED)))
+    seen: set[int] = set()
+    result = []
+    for row in rows:
+        if row[0] not in seen:
+            seen.add(row[0])
+            result.append(_match(d, row, 0))
+    return result
+
+
+def _match(d: Dialect, row: Any, sort_count: int) -> Match:
+    content = None if row[6] is None else d.decode_json(row[6])
+    stored = StoredResource(row[1], row[2], int(row[3]), d.decode_time(row[4]), row[5], content)
+    sort_values = tuple(_sort_value(d, v) for v in row[7 : 7 + sort_count])
+    return Match(int(row[0]), stored, sort_values)
+
+
+def _sort_value(d: Dialect, value: Any) -> Any:
+    """Sort values as the cursor carries them: times as aware datetimes, others as is."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and len(value) >= 26 and value[4] == "-" and value[10] == "T":
+        try:
+            return d.decode_time(value)
+        except ValueError:
+            return value
+    return value

@@ -1,0 +1,54 @@
+"""Composite search parameters: component values must come from the same element."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from tests.api.conftest import FHIR_JSON
+
+LOINC = "http://loinc.org"
+
+
+def _component(code: str, value: float) -> dict[str, Any]:
+    return {
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "valueQuantity": {"value": value, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"},
+    }
+
+
+def _blood_pressure(rid: str, systolic: float, diastolic: float) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+        "component": [_component("8480-6", systolic), _component("8462-4", diastolic)],
+    }
+
+
+def _ids(client: TestClient, query: str) -> list[str]:
+    response = client.get(f"/fhir/Observation?{query}")
+    assert response.status_code == 200, response.text
+    return sorted(e["resource"]["id"] for e in response.json().get("entry", []))
+
+
+def test_component_values_pair_within_one_component(client: TestClient) -> None:
+    for rid, high, low in (("high", 160, 100), ("normal", 118, 76)):
+        body = _blood_pressure(rid, high, low)
+        assert (
+            client.put(f"/fhir/Observation/{rid}", json=body, headers=FHIR_JSON).status_code == 201
+        )
+    systolic = f"{LOINC}|8480-6"
+    assert _ids(client, f"component-code-value-quantity={systolic}$gt140") == ["high"]
+    assert _ids(client, f"component-code-value-quantity={systolic}$lt140") == ["normal"]
+    # 100 is a diastolic value of "high": it must not pair with the systolic code.
+    assert _ids(client, f"component-code-value-quantity={systolic}$100") == []
+    assert _ids(client, f"component-code-value-quantity={systolic}$lt100,{systolic}$gt150") == [
+        "high"
+    ]
+    assert _ids(client, "combo-code-value-quantity=8462-4$76") == ["normal"]
+    assert _ids(client, "component-code-value-quantity:missing=false") == ["high", "normal"]
+    bad = client.get(f"/fhir/Observation?component-code-value-quantity={systolic}")
+    assert bad.status_code == 400

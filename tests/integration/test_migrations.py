@@ -1,0 +1,97 @@
+"""A database upgraded one migration at a time ends up the same as a fresh one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tsunagu.fhir.definitions import load_definitions
+from tsunagu.search.parameters import SearchRegistry
+from tsunagu.storage.sql.dialect import Dialect
+from tsunagu.storage.sql.migrations import LATEST, MIGRATIONS, migrate, schema_version
+from tsunagu.storage.sql.repository import SqlRepository
+
+
+def _dialect(url: str) -> Dialect:
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        from tsunagu.storage.sql.sqlite import SqliteDialect
+
+        return SqliteDialect(Path(url.removeprefix("sqlite:///")))
+    from tsunagu.storage.sql.postgres import PostgresDialect
+
+    return PostgresDialect(url, pool_size=2)
+
+
+def _schema(dialect: Dialect) -> list[Any]:
+    """Tables, columns and indexes, in a comparable form."""
+    with dialect.reader() as conn:
+        if dialect.name == "sqlite":
+            rows = conn.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+                " ORDER BY type, name"
+            ).fetchall()
+        else:
+            rows = conn.execute(
+                "SELECT table_name, column_name, data_type, is_nullable, collation_name"
+                " FROM information_schema.columns WHERE table_schema = 'public'"
+                " ORDER BY table_name, column_name"
+            ).fetchall()
+            rows += conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+                " ORDER BY indexname"
+            ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def test_step_by_step_upgrade_equals_fresh(database_url: str, tmp_path: Any) -> None:
+    upgraded = _dialect(database_url)
+    try:
+        for version, _, _ in MIGRATIONS:
+            assert migrate(upgraded, target=version) == 1
+            assert schema_version(upgraded) == version
+        assert migrate(upgraded) == 0
+        upgraded_schema = _schema(upgraded)
+    finally:
+        upgraded.close()
+    sqlite = database_url.startswith("sqlite")
+    fresh_url = f"sqlite:///{tmp_path}/fresh.db" if sqlite else _fresh_pg_database(database_url)
+    fresh = _dialect(fresh_url)
+    try:
+        assert migrate(fresh) == LATEST
+        assert _schema(fresh) == upgraded_schema
+    finally:
+        fresh.close()
+        if not sqlite:
+            _drop_pg_database(fresh_url)
+
+
+def _fresh_pg_database(url: str) -> str:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    fresh = f"{name}_fresh"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{fresh}"')
+    return f"{base}/{fresh}"
+
+
+def _drop_pg_database(url: str) -> None:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}"')
+
+
+def test_repository_opens_on_an_older_schema_and_upgrades(database_url: str) -> None:
+    dialect = _dialect(database_url)
+    migrate(dialect, target=1)
+    repository = SqlRepository(dialect, SearchRegistry(load_definitions()))
+    try:
+        assert schema_version(dialect) == LATEST
+        with repository.session() as session:
+            session.save("Patient", "m1", {"resourceType": "Patient"}, method="PUT", previous=None)
+        assert repository.read("Patient", "m1") is not None
+    finally:
+        repository.close()
