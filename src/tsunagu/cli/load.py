@@ -14,13 +14,14 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from tsunagu.bootstrap import Platform, build_platform
+from tsunagu.bootstrap import Platform
+from tsunagu.cli.common import DatabaseOption, open_platform
 from tsunagu.cli.demo import demo_bundle
 from tsunagu.fhir import jsonio
 from tsunagu.fhir.outcomes import FhirError
 from tsunagu.interactions.context import FhirRequest
 from tsunagu.interactions.router import dispatch
-from tsunagu.settings import DEFAULT_DATABASE_URL, Settings
+from tsunagu.settings import DEFAULT_DATABASE_URL
 
 console = Console(stderr=True)
 BASE = "urn:tsunagu:cli"  # stands in for the base URL; nothing stored depends on it
@@ -28,13 +29,11 @@ BASE = "urn:tsunagu:cli"  # stands in for the base URL; nothing stored depends o
 
 def load(
     paths: Annotated[list[Path], typer.Argument(help="JSON files or folders of them.")],
-    database: Annotated[
-        str, typer.Option("--database", envvar="TSUNAGU_DATABASE_URL")
-    ] = DEFAULT_DATABASE_URL,
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
 ) -> None:
     """Load resources and Bundles (transaction/batch run as such; others are PUT by id)."""
     files = sorted(_json_files(paths))
-    platform = build_platform(Settings(database_url=database))
+    platform = open_platform(database)
     failures = 0
     try:
         with Progress(console=console) as progress:
@@ -54,12 +53,10 @@ def load(
 
 
 def demo_data(
-    database: Annotated[
-        str, typer.Option("--database", envvar="TSUNAGU_DATABASE_URL")
-    ] = DEFAULT_DATABASE_URL,
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
 ) -> None:
     """Load the Japanese demo data set (idempotent: loading it twice changes nothing)."""
-    platform = build_platform(Settings(database_url=database))
+    platform = open_platform(database)
     try:
         result = submit(platform, demo_bundle())
     finally:

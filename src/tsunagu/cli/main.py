@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from tsunagu.cli import load as load_commands
+from tsunagu.cli.common import DatabaseOption, open_platform
 from tsunagu.settings import DEFAULT_DATABASE_URL
 
 app = typer.Typer(
@@ -19,15 +20,6 @@ app = typer.Typer(
 app.command("load")(load_commands.load)
 app.command("demo-data")(load_commands.demo_data)
 console = Console(stderr=True)
-
-DatabaseOption = Annotated[
-    str,
-    typer.Option(
-        "--database",
-        envvar="TSUNAGU_DATABASE_URL",
-        help="sqlite:///path/to.db (default) or postgresql://user@host:port/db",
-    ),
-]
 
 
 @app.command()
@@ -48,15 +40,12 @@ def serve(
     """Serve the FHIR R4 API at http://HOST:PORT/fhir."""
     import uvicorn
 
-    from tsunagu.bootstrap import build_platform
-    from tsunagu.settings import Settings
-
     os.environ["TSUNAGU_DATABASE_URL"] = database
     os.environ["TSUNAGU_INSECURE_DEV"] = "true" if insecure_dev else "false"
     if base_url:
         os.environ["TSUNAGU_BASE_URL"] = base_url
     # Create or migrate the schema once, before the workers start.
-    build_platform(Settings()).close()
+    open_platform(database).close()
     if insecure_dev:
         console.print(
             "[bold red]警告: 開発モード (--insecure-dev) — 認証なし。"
@@ -93,12 +82,10 @@ def _redact(url: str) -> str:
 @app.command()
 def info(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
     """Show the schema version and resource counts of a database."""
-    from tsunagu.bootstrap import build_platform
-    from tsunagu.settings import Settings
     from tsunagu.storage.sql.migrations import schema_version
     from tsunagu.storage.sql.repository import SqlRepository
 
-    platform = build_platform(Settings(database_url=database))
+    platform = open_platform(database)
     try:
         repo = platform.repository
         assert isinstance(repo, SqlRepository)
@@ -114,10 +101,7 @@ def reindex(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
     """Load custom SearchParameters and rebuild the search index, with a progress bar."""
     from rich.progress import Progress
 
-    from tsunagu.bootstrap import build_platform
-    from tsunagu.settings import Settings
-
-    platform = build_platform(Settings(database_url=database))
+    platform = open_platform(database)
     try:
         custom = len(platform.registry.custom)
         with Progress(console=console) as progress:

@@ -100,6 +100,32 @@ def test_json_names(defs: Definitions) -> None:
     assert defs.json_names("Patient", "name[x]") == ()
 
 
+def test_element_types_cover_resources_datatypes_and_backbones(defs: Definitions) -> None:
+    patient = defs.element_types("Patient")
+    assert patient["name"].types == ("HumanName",)
+    assert patient["name"].is_array
+    assert patient["birthDate"].types == ("date",)
+    assert not patient["birthDate"].is_array
+    assert patient["deceasedDateTime"].choice_of == "deceased"
+    assert "deceased[x]" not in patient
+    assert patient["contact"].owner == "Patient.contact"
+    assert patient["id"].types == ("string",)  # inherited from Resource
+    assert patient["text"].types == ("Narrative",)  # inherited from DomainResource
+    assert defs.element_types("Patient.contact")["name"].types == ("HumanName",)
+    assert "modifierExtension" in defs.element_types("Patient.contact")
+    assert defs.element_types("HumanName")["given"].is_array
+    assert defs.element_types("Timing.repeat")["boundsDuration"].types == ("Duration",)
+    # contentReference: Questionnaire.item.item has the children of Questionnaire.item.
+    nested = defs.element_types("Questionnaire.item")["item"]
+    assert nested.owner == "Questionnaire.item"
+    assert nested.types == ("BackboneElement",)
+    assert defs.element_types("Nope") == {}
+    assert defs.is_subtype("Age", "Quantity")
+    assert defs.is_subtype("code", "string")
+    assert defs.is_subtype("Patient", "Resource")
+    assert not defs.is_subtype("Quantity", "Age")
+
+
 def test_search_parameter_count(defs: Definitions) -> None:
     assert len(defs.search_parameters) == 1400
     assert all(isinstance(p, SearchParameterDef) for p in defs.search_parameters)
