@@ -64,6 +64,22 @@ def placeholder_replacer(
     return replace
 
 
+def relative_to(base_url: str) -> Callable[[str, str], str | None]:
+    """A `rewrite` callback making references to this server's own base relative.
+
+    `http://host/fhir/Patient/1` and `Patient/1` then mean, index and search the same; absolute
+    references to other servers stay as they are.
+    """
+    prefix = base_url.rstrip("/") + "/"
+
+    def replace(key: str, value: str) -> str | None:
+        if key == "reference" and value.startswith(prefix):
+            return value[len(prefix) :]
+        return None
+
+    return replace
+
+
 def is_conditional_reference(value: str) -> bool:
     """`Patient?identifier=...`: a reference given as search criteria."""
     head, sep, _ = value.partition("?")

@@ -133,7 +133,8 @@ def _resolve_targets(
             placeholders[full_url] = located
             old = full_url.rstrip("/").rsplit("/", 2)
             if req.method == "POST" and len(old) == 3 and old[1] == rtype:
-                # `Type/oldId` resolves against the entry's absolute fullUrl (bundle.html#references).
+                # `Type/oldId` resolves against the entry's absolute fullUrl
+                # (https://hl7.org/fhir/R4/bundle.html#references).
                 locators[f"{rtype}/{old[2]}"] = located
     return placeholders, locators, reserved
 

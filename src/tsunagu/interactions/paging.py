@@ -31,4 +31,6 @@ def page_url(base: str, req: FhirRequest, **replace: str) -> str:
     kept = [(k, v) for k, v in req.query if k not in replace]
     kept.extend(replace.items())
     query = urlencode(kept)
-    return f"{base}/{req.path}" + (f"?{query}" if query else "")
+    # A POST to `_search` carried its parameters in the body: the link is the GET form.
+    path = req.path.removesuffix("_search").rstrip("/")
+    return f"{base}/{path}" + (f"?{query}" if query else "")

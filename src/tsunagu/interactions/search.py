@@ -108,7 +108,7 @@ def _total(
 ) -> int | None:
     if query.total in ("accurate", "estimate"):
         return ctx.repository.count_matches(query)
-    if query.total == "none" and cursor is None and not more:
+    if query.total == "none" and cursor is None and not more and query.count > 0:
         return size  # the whole result is on this page: the total costs nothing
     return None
 

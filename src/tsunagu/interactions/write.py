@@ -5,7 +5,6 @@ See: https://hl7.org/fhir/R4/http.html#create and #update, #patch, #delete, #con
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import jsonpatch
@@ -18,6 +17,7 @@ from tsunagu.fhir.outcomes import (
     precondition_failed,
     unprocessable,
 )
+from tsunagu.fhir.references import relative_to, rewrite
 from tsunagu.fhir.resources import new_id, require_resource
 from tsunagu.interactions import conditional
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse, version_headers
@@ -106,6 +106,7 @@ def patch(ctx: Context, req: FhirRequest, resource_type: str, id: str | None) ->
         body = require_resource(
             patched, expected_type=resource_type, known=ctx.definitions.resource_types
         )
+        body = rewrite(body, relative_to(ctx.base_url))
         if body.get("id") != id:
             raise unprocessable(
                 "パッチで id を変更することはできません / a patch may not change the resource id",
@@ -182,10 +183,12 @@ def check_if_match(req: FhirRequest, current: StoredResource | None) -> None:
 
 
 def _resource(ctx: Context, req: FhirRequest, resource_type: str) -> dict[str, Any]:
+    """The request body as a resource of the type, with references to this server relative."""
     body = require_resource(
         req.body, expected_type=resource_type, known=ctx.definitions.resource_types
     )
-    return copy.deepcopy(body) if ctx.session is not None else body
+    result: dict[str, Any] = rewrite(body, relative_to(ctx.base_url))  # a copy, never the input
+    return result
 
 
 def _existing(session: WriteSession, resource_type: str, id: str) -> StoredResource:

@@ -16,12 +16,12 @@ from typing import Any
 import orjson
 
 from tsunagu.fhir.outcomes import bad_request
-from tsunagu.search.parameters import MODULES
+from tsunagu.search.parameters import COLUMN_PARAMS, MODULES
 from tsunagu.search.params import date as date_param
 from tsunagu.search.params import token
 from tsunagu.search.params.common import split_escaped
 from tsunagu.search.query import Compartment, Criterion, SearchQuery, SortKey
-from tsunagu.search.sql import FALSE, Fragment, join, negate
+from tsunagu.search.sql import FALSE, TRUE, Fragment, join, negate
 
 
 class _Aliases:
@@ -80,6 +80,8 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
     if crit.chain:
         return _chain(aliases, crit, r)
     code = crit.param.code
+    if code in COLUMN_PARAMS and crit.modifier == "missing":
+        return FALSE if crit.values[0] == "true" else TRUE  # every resource has id and time
     if code == "_id":
         return Fragment(f"{r}.id IN ({', '.join('?' for _ in crit.values)})", crit.values)
     if code == "_lastUpdated":
@@ -263,8 +265,32 @@ class Cursor:
             ) from None
 
 
+def _cursor_fits(keys: Sequence[SortKey], cursor: Cursor) -> bool:
+    """Whether a cursor carries one value of the right kind per sort key of this search."""
+    if len(cursor.values) != len(keys):
+        return False
+    for key, value in zip(keys, cursor.values, strict=True):
+        if value is None:
+            continue
+        kind = "date" if key.param.code == "_lastUpdated" else key.param.type
+        if kind == "date":
+            expected: type | tuple[type, ...] = datetime
+        elif kind in ("number", "quantity"):
+            expected = (int, float)
+        else:
+            expected = str
+        if not isinstance(value, expected) or isinstance(value, bool):
+            return False
+    return True
+
+
 def page_condition(keys: Sequence[SortKey], cursor: Cursor, q: str = "q") -> Fragment:
     """Rows strictly after the cursor in sort order (before it, for a backwards cursor)."""
+    if not _cursor_fits(keys, cursor):
+        raise bad_request(
+            "このカーソルは別の検索のものです / the paging cursor belongs to another search",
+            expression=("_cursor",),
+        )
     result = Fragment(f"{q}.res_key {'<' if cursor.backwards else '>'} ?", (cursor.res_key,))
     for index in reversed(range(len(keys))):
         column = f"{q}.k{index}"

@@ -181,7 +181,8 @@ def _plain(param: IndexedParam, modifier: str | None, value: str) -> Criterion:
             )
         return Criterion(param, modifier, (value,))
     allowed = MODIFIERS.get(param.type, frozenset())
-    is_type_modifier = param.type == "reference" and modifier is not None and modifier[:1].isupper()
+    targets = param.definition.target
+    is_type_modifier = param.type == "reference" and modifier is not None and modifier in targets
     if modifier is not None and modifier not in allowed and not is_type_modifier:
         raise _bad_modifier(param, modifier)
     if param.code in COLUMN_PARAMS and modifier is not None:

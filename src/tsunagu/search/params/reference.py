@@ -2,8 +2,8 @@
 
 Rows are (target_type, target_id, target_version, url, ident_system, ident_value). Relative
 references (`Patient/1`, `Patient/1/_history/2`) fill the target columns; absolute URLs and
-canonicals fill `url` (and the target columns when the URL ends in `Type/id`); a Reference
-with only an identifier fills the identifier columns, for `:identifier`.
+canonicals fill `url` only (the server stores references to itself relative, so an absolute
+URL is another server's); a Reference with only an identifier fills the identifier columns.
 See: https://hl7.org/fhir/R4/search.html#reference
 """
 
@@ -21,7 +21,7 @@ from tsunagu.search.sql import Fragment
 TABLE = "search_reference"
 COLUMNS = ("target_type", "target_id", "target_version", "url", "ident_system", "ident_value")
 Row = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
-_TAIL = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/([^/]+))?$")
+_TAIL = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/([^/]+))?")
 
 
 def rows(values: list[TypedValue]) -> list[Row]:
@@ -56,15 +56,16 @@ def _row(value: Any) -> Row | None:
     return None
 
 
-def _parse(ref: str) -> Row:
-    absolute = "://" in ref or ref.startswith("urn:")
-    match = _TAIL.search(ref)
-    if match is None:
-        return (None, None, None, ref if absolute else None, None, None)
-    rtype, rid, version = match.groups()
-    if not looks_like_type(rtype):
+def _parse(ref: str) -> Row | None:
+    if "://" in ref or ref.startswith("urn:"):
+        # Another server's resource (references to this server are stored relative): it is
+        # found by its URL only, never mistaken for a local resource with the same id.
         return (None, None, None, ref, None, None)
-    return (rtype, rid, version, ref if absolute else None, None, None)
+    match = _TAIL.fullmatch(ref)
+    if match is None or not looks_like_type(match.group(1)):
+        return None
+    rtype, rid, version = match.groups()
+    return (rtype, rid, version, None, None, None)
 
 
 def param_key(spec: ParamSpec, modifier: str | None) -> str:

@@ -29,5 +29,5 @@ def condition(alias: str, value: str, modifier: str | None, spec: ParamSpec) -> 
     if modifier == "below":  # stored URL starts with the search value
         return Fragment(f"{alias}.uri LIKE ? ESCAPE '\\'", (like_escape(value) + "%",))
     if modifier == "above":  # the search value starts with the stored URL
-        return Fragment(f"? LIKE ({alias}.uri || '%')", (value,))
+        return Fragment(f"? LIKE ({alias}.uri || ?)", (value, "%"))
     raise unsupported_modifier(spec, modifier)
