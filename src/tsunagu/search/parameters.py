@@ -15,6 +15,7 @@ from tsunagu.fhir.definitions import Definitions, SearchParameterDef
 from tsunagu.search.fhirpath import Extractor, ExtractorCache
 from tsunagu.search.params import date, number, quantity, reference, string, token, uri
 from tsunagu.search.params.common import ParamSpec
+from tsunagu.search.roots import expression_roots
 
 MODULES: Mapping[str, ModuleType] = {
     "token": token,
@@ -48,6 +49,8 @@ class IndexedParam:
     definition: SearchParameterDef
     extractor: Extractor | None
     components: tuple[Component, ...] = ()
+    # Top-level elements the expression starts from (None: evaluate it on every resource).
+    roots: frozenset[str] | None = None
 
     @property
     def code(self) -> str:
@@ -62,6 +65,15 @@ class IndexedParam:
         return ParamSpec(self.definition.code, self.definition.type, self.definition.target)
 
 
+@dataclass(frozen=True)
+class IndexingPlan:
+    """Which parameters to evaluate for a resource: `always`, and those keyed by the
+    top-level element (see `roots`) they start from."""
+
+    always: tuple[tuple[str, IndexedParam], ...]
+    by_root: Mapping[str, tuple[tuple[str, IndexedParam], ...]]
+
+
 class SearchRegistry:
     """Search parameters by resource type; compiled lazily, once per type."""
 
@@ -69,6 +81,7 @@ class SearchRegistry:
         self.definitions = definitions
         self._custom = tuple(custom)
         self._by_type: dict[str, dict[str, IndexedParam]] = {}
+        self._plans: dict[str, IndexingPlan] = {}
         self._extractors = ExtractorCache(definitions)
 
     def for_type(self, resource_type: str) -> dict[str, IndexedParam]:
@@ -90,7 +103,16 @@ class SearchRegistry:
             components = self._components(definition)
             if definition.type == "composite" and components is None:
                 continue  # a component the server cannot index: leave the parameter out
-            params[code] = IndexedParam(definition, extractor, components or ())
+            roots = (
+                expression_roots(
+                    definition.expression,
+                    resource_type,
+                    [c.expression for c in definition.component],
+                )
+                if definition.expression
+                else None
+            )
+            params[code] = IndexedParam(definition, extractor, components or (), roots)
         self._by_type[resource_type] = params
         return params
 
@@ -105,6 +127,24 @@ class SearchRegistry:
             result.append(Component(target.type, self._extractors.get(component.expression), spec))
         return tuple(result)
 
+    def indexing(self, resource_type: str) -> IndexingPlan:
+        """The type's indexed parameters, arranged for `index.index_resource`."""
+        plan = self._plans.get(resource_type)
+        if plan is None:
+            always: list[tuple[str, IndexedParam]] = []
+            by_root: dict[str, list[tuple[str, IndexedParam]]] = {}
+            for code, param in self.for_type(resource_type).items():
+                if param.extractor is None:
+                    continue
+                if param.roots is None:
+                    always.append((code, param))
+                for root in param.roots or ():
+                    by_root.setdefault(root, []).append((code, param))
+            plan = self._plans[resource_type] = IndexingPlan(
+                tuple(always), {root: tuple(ps) for root, ps in by_root.items()}
+            )
+        return plan
+
     def get(self, resource_type: str, code: str) -> IndexedParam | None:
         return self.for_type(resource_type).get(code)
 
@@ -112,6 +152,7 @@ class SearchRegistry:
         """Use these custom parameters from now on (after `$reindex` loads them)."""
         self._custom = tuple(custom)
         self._by_type = {}
+        self._plans = {}
 
     @property
     def custom(self) -> tuple[SearchParameterDef, ...]:

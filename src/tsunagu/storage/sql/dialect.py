@@ -48,8 +48,10 @@ class Dialect(Protocol):
         """A connection inside a write transaction; commit on success, rollback on error."""
         ...
 
-    def executemany(self, conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """Run one statement (already adapted by `sql`) for many rows, batched."""
+    def insert_rows(
+        self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Insert many rows into a table as fast as the database allows (values encoded)."""
         ...
 
     def lock(self, conn: Connection, key: str) -> None:

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tsunagu.search.index import index_resource
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.plan import Cursor
 from tsunagu.search.query import Include, SearchQuery
@@ -19,7 +20,12 @@ from tsunagu.storage.repository import (
 )
 from tsunagu.storage.sql import searching
 from tsunagu.storage.sql.dialect import Connection, Dialect
-from tsunagu.storage.sql.indexing import write_index
+from tsunagu.storage.sql.indexing import (
+    PendingVersion,
+    delete_index_rows,
+    insert_index_rows,
+    write_versions,
+)
 from tsunagu.storage.sql.migrations import migrate
 
 _COLUMNS = "h.seq, h.resource_type, h.id, h.version, h.last_updated, h.method, h.content"
@@ -86,7 +92,9 @@ class SqlRepository:
     @contextmanager
     def session(self) -> Iterator[SqlWriteSession]:
         with self.dialect.writer() as conn:
-            yield SqlWriteSession(self.dialect, conn, self.registry)
+            session = SqlWriteSession(self.dialect, conn, self.registry)
+            yield session
+            session.flush()
 
     def reindex(
         self, resource_types: Sequence[str] = (), progress: Callable[[int, int], None] | None = None
@@ -110,10 +118,19 @@ class SqlRepository:
                     ),
                     (*params, after, REINDEX_BATCH),
                 ).fetchall()
+                keys = [int(row[0]) for row in rows]
+                delete_index_rows(d, conn, keys)
+                by_table: dict[str, list[tuple[Any, ...]]] = {}
                 for res_key, content in rows:
-                    write_index(
-                        d, conn, self.registry, res_key, d.decode_json(content), replace=True
-                    )
+                    resource = d.decode_json(content)
+                    indexed = index_resource(resource, self.registry)
+                    for table, table_rows in indexed.items():
+                        by_table.setdefault(table, []).extend(
+                            (int(res_key), resource["resourceType"], *row) for row in table_rows
+                        )
+                for table, table_rows in by_table.items():
+                    if table_rows:
+                        insert_index_rows(d, conn, table, table_rows)
             if not rows:
                 return done
             done += len(rows)
@@ -131,20 +148,25 @@ class SqlRepository:
 
 
 class SqlWriteSession:
-    """One write transaction (see `WriteSession`)."""
+    """One write transaction (see `WriteSession`). Saves are buffered and written together
+    (`indexing.write_versions`) before any read in the session and when it ends."""
 
     def __init__(self, dialect: Dialect, conn: Connection, registry: SearchRegistry) -> None:
         self._dialect = dialect
         self._conn = conn
         self._registry = registry
+        self._pending: list[PendingVersion] = []
+        self._pending_keys: set[tuple[str, str]] = set()
 
     def lock(self, key: str) -> None:
         self._dialect.lock(self._conn, key)
 
     def read(self, resource_type: str, id: str) -> StoredResource | None:
+        self.flush()
         return _read(self._dialect, self._conn, resource_type, id)
 
     def search(self, query: SearchQuery, cursor: Cursor | None = None) -> list[Match]:
+        self.flush()
         return searching.search(self._dialect, self._conn, query, cursor)
 
     def save(
@@ -156,8 +178,9 @@ class SqlWriteSession:
         method: Method,
         previous: StoredResource | None,
     ) -> StoredResource:
-        """Append the next version, point the resource at it, and rewrite its index rows."""
-        d, conn = self._dialect, self._conn
+        """The next version, with meta.versionId and meta.lastUpdated set; written on flush."""
+        if (resource_type, id) in self._pending_keys:
+            self.flush()  # one version per resource per batch
         version = 1 if previous is None else previous.version + 1
         now = datetime.now(UTC)
         if previous is not None and now <= previous.last_updated:
@@ -173,34 +196,17 @@ class SqlWriteSession:
                 "meta": meta,
                 **{k: v for k, v in content.items() if k not in _HEAD},
             }
-        stamp = d.encode_time(now)
-        seq = conn.execute(
-            d.sql(
-                "INSERT INTO resource_history "
-                "(resource_type, id, version, last_updated, method, content) "
-                "VALUES (?, ?, ?, ?, ?, ?) RETURNING seq"
-            ),
-            (
-                resource_type,
-                id,
-                version,
-                stamp,
-                method,
-                None if content is None else d.encode_json(content),
-            ),
-        ).fetchone()[0]
-        res_key = conn.execute(
-            d.sql(
-                "INSERT INTO resources (resource_type, id, version, seq, last_updated, deleted) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (resource_type, id) DO UPDATE SET "
-                "version = excluded.version, seq = excluded.seq, "
-                "last_updated = excluded.last_updated, deleted = excluded.deleted "
-                "RETURNING res_key"
-            ),
-            (resource_type, id, version, seq, stamp, content is None),
-        ).fetchone()[0]
-        write_index(d, conn, self._registry, int(res_key), content, replace=previous is not None)
-        return StoredResource(resource_type, id, version, now, method, content)
+        stored = StoredResource(resource_type, id, version, now, method, content)
+        self._pending.append(PendingVersion(stored, replaces=previous is not None))
+        self._pending_keys.add((resource_type, id))
+        return stored
+
+    def flush(self) -> None:
+        """Write the buffered versions now (still inside the transaction)."""
+        if self._pending:
+            write_versions(self._dialect, self._conn, self._registry, self._pending)
+            self._pending = []
+            self._pending_keys = set()
 
 
 # --- shared query helpers (used with a reader or a writer connection) --------------------

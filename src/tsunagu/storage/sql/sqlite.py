@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,9 +87,12 @@ class SqliteDialect:
                 raise
             conn.execute("COMMIT")
 
-    def executemany(self, conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    def insert_rows(
+        self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
         assert isinstance(conn, sqlite3.Connection)
-        conn.executemany(sql, rows)
+        marks = ", ".join("?" for _ in columns)
+        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     def lock(self, conn: Connection, key: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already holds the database's single write lock."""
