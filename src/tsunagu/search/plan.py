@@ -21,7 +21,7 @@ from tsunagu.search.params import date as date_param
 from tsunagu.search.params import token
 from tsunagu.search.params.common import split_escaped
 from tsunagu.search.query import Compartment, Criterion, SearchQuery, SortKey
-from tsunagu.search.sql import FALSE, TRUE, Fragment, join, negate
+from tsunagu.search.sql import FALSE, TRUE, Fragment, join
 
 
 class _Aliases:
@@ -33,61 +33,140 @@ class _Aliases:
         return f"{prefix}{self._n}"
 
 
-def where(query: SearchQuery, alias: str = "r") -> Fragment:
-    """The WHERE clause (without paging) for a query over the `resources` alias."""
+@dataclass(frozen=True)
+class KeySet:
+    """Resources picked by one criterion: `select` is `SELECT {alias}.res_key FROM ... WHERE ...`.
+
+    The most selective key set of a query drives it (its keys are fetched first, then the
+    resources by primary key); the others are checked per resource as correlated EXISTS on
+    the index tables' (res_key, param) index. `rank` orders candidates: lower is likelier to
+    be selective (a reference to one patient beats a date range).
+    """
+
+    tables: str  # FROM clause, e.g. "search_token s2"
+    alias: str  # the table alias whose res_key is selected
+    types: tuple[str, ...]
+    where: Fragment  # the criterion's own conditions on the tables
+    rank: float
+    negated: bool = False
+    # One more resource that belongs to the set: the compartment's owner in $everything.
+    owner: tuple[str, str] | None = None
+
+    @property
+    def select(self) -> Fragment:
+        """The keys, uncorrelated (for driving a query), limited to the searched types."""
+        sql = (
+            f"SELECT {self.alias}.res_key FROM {self.tables}"
+            f" WHERE {self.alias}.resource_type IN ({_marks(self.types)}) AND {self.where.sql}"
+        )
+        params = (*self.types, *self.where.params)
+        if self.owner is not None:
+            sql += " UNION SELECT w.res_key FROM resources w WHERE w.resource_type = ? AND w.id = ?"
+            params += self.owner
+        return Fragment(sql, params)
+
+    def condition(self, r: str) -> Fragment:
+        """The criterion as a check of one resource (probing the (res_key, param) index)."""
+        sql = (
+            f"EXISTS (SELECT 1 FROM {self.tables}"
+            f" WHERE {self.alias}.res_key = {r}.res_key AND {self.where.sql})"
+        )
+        params = self.where.params
+        if self.owner is not None:
+            sql = f"({sql} OR ({r}.resource_type = ? AND {r}.id = ?))"
+            params += self.owner
+        return Fragment(f"NOT {sql}" if self.negated else sql, params)
+
+
+Part = KeySet | Fragment
+_RANKS = {"reference": 0, "token": 2, "string": 4, "uri": 5, "quantity": 6, "number": 6}
+_LAST_RESORT = 7
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How a query finds its resources: an optional driving key set, and the other conditions."""
+
+    driver: KeySet | None
+    condition: Fragment
+
+    def source(self, r: str = "r") -> str:
+        """The FROM clause: the driver's distinct keys joined to `resources`, or all of them."""
+        if self.driver is None:
+            return f"resources {r}"
+        select = self.driver.select.sql.replace("SELECT ", "SELECT DISTINCT ", 1)
+        return f"({select}) d JOIN resources {r} ON {r}.res_key = d.res_key"
+
+    @property
+    def params(self) -> tuple[Any, ...]:
+        driver = self.driver.select.params if self.driver is not None else ()
+        return driver + self.condition.params
+
+
+def select(query: SearchQuery, r: str = "r") -> Selection:
+    """The driving key set and WHERE clause (without paging) of a query over `resources`."""
     aliases = _Aliases()
-    types = Fragment(
-        f"{alias}.resource_type IN ({', '.join('?' for _ in query.resource_types)})",
-        tuple(query.resource_types),
-    )
-    live = Fragment(f"{alias}.deleted = ?", (False,))
-    parts = [types, live, *(criterion(aliases, c, alias) for c in query.criteria)]
+    types = tuple(query.resource_types)
+    parts: list[Part] = [criterion(aliases, c, r, types) for c in query.criteria]
     if query.compartment is not None:
-        parts.append(_compartment(query.compartment, alias))
-    return join(parts, "AND")
+        parts.append(_compartment(query.compartment, r))
+    candidates = [p for p in parts if isinstance(p, KeySet) and not p.negated]
+    driver = min(candidates, key=lambda k: k.rank) if candidates else None
+    conditions = [
+        Fragment(f"{r}.resource_type IN ({_marks(types)})", types),
+        Fragment(f"{r}.deleted = ?", (False,)),
+        *(_condition(p, r) for p in parts if p is not driver),
+    ]
+    return Selection(driver, join(conditions, "AND"))
 
 
-def _compartment(compartment: Compartment, r: str) -> Fragment:
+def _condition(part: Part, r: str) -> Fragment:
+    return part.condition(r) if isinstance(part, KeySet) else part
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _compartment(compartment: Compartment, r: str) -> Part:
     """Resources that refer to the compartment's owner through a compartment parameter."""
     by_type = join(
         (
-            Fragment(
-                f"c.resource_type = ? AND c.param IN ({', '.join('?' for _ in params)})",
-                (rtype, *params),
-            )
+            Fragment(f"c.resource_type = ? AND c.param IN ({_marks(params)})", (rtype, *params))
             for rtype, params in compartment.params
             if params
         ),
         "OR",
     )
-    member = Fragment(
-        f"EXISTS (SELECT 1 FROM search_reference c WHERE c.res_key = {r}.res_key"
-        f" AND c.target_id = ? AND c.target_type = ? AND ({by_type.sql}))",
-        (compartment.owner_id, compartment.owner_type, *by_type.params),
+    member = KeySet(
+        "search_reference c",
+        "c",
+        tuple(rtype for rtype, params in compartment.params if params),
+        Fragment(
+            f"c.target_id = ? AND c.target_type = ? AND ({by_type.sql})",
+            (compartment.owner_id, compartment.owner_type, *by_type.params),
+        ),
+        rank=1,
+        owner=(compartment.owner_type, compartment.owner_id) if compartment.include_owner else None,
     )
-    if not compartment.include_owner:
-        return member
-    owner = Fragment(
-        f"{r}.resource_type = ? AND {r}.id = ?", (compartment.owner_type, compartment.owner_id)
-    )
-    return join([owner, member], "OR")
+    return member
 
 
-def criterion(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
-    """One criterion against the resource alias `r`."""
+def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]) -> Part:
+    """One criterion: a key set on an index table, or a condition on the resource alias `r`."""
     if crit.has is not None:
-        return _has(aliases, crit, r)
+        return _has(aliases, crit, types)
     if crit.chain:
-        return _chain(aliases, crit, r)
+        return _chain(aliases, crit, types)
     code = crit.param.code
     if code in COLUMN_PARAMS and crit.modifier == "missing":
         return FALSE if crit.values[0] == "true" else TRUE  # every resource has id and time
     if code == "_id":
-        return Fragment(f"{r}.id IN ({', '.join('?' for _ in crit.values)})", crit.values)
+        return Fragment(f"{r}.id IN ({_marks(crit.values)})", crit.values)
     if code == "_lastUpdated":
         return join((_last_updated(crit, v, r) for v in crit.values), "OR")
     if crit.param.components:
-        return _composite(aliases, crit, r)
+        return _composite(aliases, crit, types)
     module = MODULES.get(crit.param.type)
     if module is None:
         raise bad_request(
@@ -96,18 +175,23 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
             code="not-supported",
         )
     s = aliases("s")
-    key = module.param_key(crit.param.spec, crit.modifier)
-    head = f"SELECT 1 FROM {module.TABLE} {s} WHERE {s}.res_key = {r}.res_key AND {s}.param = ?"
+    key = Fragment(f"{s}.param = ?", (module.param_key(crit.param.spec, crit.modifier),))
+    table = f"{module.TABLE} {s}"
     if crit.modifier == "missing":
-        exists = Fragment(f"EXISTS ({head})", (key,))
-        return negate(exists) if crit.values[0] == "true" else exists
+        negated = crit.values[0] == "true"
+        return KeySet(table, s, types, key, _LAST_RESORT + 2, negated)
     modifier = None if crit.modifier == "not" else crit.modifier
     matches = join((module.condition(s, v, modifier, crit.param.spec) for v in crit.values), "OR")
-    exists = Fragment(f"EXISTS ({head} AND ({matches.sql}))", (key, *matches.params))
-    return negate(exists) if crit.modifier == "not" and module is token else exists
+    rank: float = _RANKS.get(crit.param.type, _LAST_RESORT)
+    if modifier in ("text", "contains"):
+        rank += 2
+    elif module is token and (code == "identifier" or modifier == "of-type"):
+        rank = 0.5  # identifiers pick out one resource; codes are shared by many
+    negated = crit.modifier == "not" and module is token
+    return KeySet(table, s, types, key & matches, rank, negated)
 
 
-def _composite(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
+def _composite(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:
     """Component values that come from the same element (rows sharing `grp`)."""
     components = crit.param.components
     names = [aliases("p") for _ in components]
@@ -117,6 +201,11 @@ def _composite(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
         f" AND {names[i]}.grp = {names[0]}.grp"
         for i in range(1, len(components))
     )
+    first = names[0]
+    if crit.modifier == "missing":
+        key = Fragment(f"{first}.param = ?", (components[0].spec.code,))
+        negated = crit.values[0] == "true"
+        return KeySet(f"{tables[0]} {first}", first, types, key, _LAST_RESORT + 2, negated)
     keys = join(
         (
             Fragment(f"{n}.param = ?", (c.spec.code,))
@@ -124,13 +213,6 @@ def _composite(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
         ),
         "AND",
     )
-    if crit.modifier == "missing":
-        exists = Fragment(
-            f"EXISTS (SELECT 1 FROM {tables[0]} {names[0]} WHERE {names[0]}.res_key = {r}.res_key"
-            f" AND {names[0]}.param = ?)",
-            (components[0].spec.code,),
-        )
-        return negate(exists) if crit.values[0] == "true" else exists
     alternatives = []
     for value in crit.values:
         parts = split_escaped(value, "$")
@@ -150,43 +232,50 @@ def _composite(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
             )
         )
     matches = join(alternatives, "OR")
-    sql = (
-        f"EXISTS (SELECT 1 FROM {tables[0]} {names[0]}{joins}"
-        f" WHERE {names[0]}.res_key = {r}.res_key AND {keys.sql} AND ({matches.sql}))"
-    )
-    return Fragment(sql, keys.params + matches.params)
+    return KeySet(f"{tables[0]} {first}{joins}", first, types, keys & matches, rank=3)
 
 
-def _chain(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
+def _chain(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:
     s, t = aliases("s"), aliases("t")
     branches = join(
         (
-            Fragment(f"{t}.resource_type = ?", (target,)) & criterion(aliases, inner, t)
+            Fragment(f"{t}.resource_type = ?", (target,))
+            & _condition(criterion(aliases, inner, t, (target,)), t)
             for target, inner in crit.chain
         ),
         "OR",
     )
-    sql = (
-        f"EXISTS (SELECT 1 FROM search_reference {s} JOIN resources {t}"
+    tables = (
+        f"search_reference {s} JOIN resources {t}"
         f" ON {t}.resource_type = {s}.target_type AND {t}.id = {s}.target_id"
-        f" WHERE {s}.res_key = {r}.res_key AND {s}.param = ? AND {t}.deleted = ?"
-        f" AND ({branches.sql}))"
     )
-    return Fragment(sql, (crit.param.code, False, *branches.params))
+    where = Fragment(
+        f"{s}.param = ? AND {t}.deleted = ? AND ({branches.sql})",
+        (crit.param.code, False, *branches.params),
+    )
+    inner_rank = min(_rank(criterion(_Aliases(), inner, t, (tt,))) for tt, inner in crit.chain)
+    return KeySet(tables, s, types, where, rank=inner_rank + 1)
 
 
-def _has(aliases: _Aliases, crit: Criterion, r: str) -> Fragment:
+def _has(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:
+    """Resources that resources of another type refer to, where those match the inner test."""
     assert crit.has is not None
     source_type, ref = crit.has
-    s, o = aliases("s"), aliases("o")
-    inner = criterion(aliases, crit.chain[0][1], o)
-    sql = (
-        f"EXISTS (SELECT 1 FROM search_reference {s}"
-        f" JOIN resources {o} ON {o}.res_key = {s}.res_key"
-        f" WHERE {s}.target_id = {r}.id AND {s}.target_type = {r}.resource_type"
-        f" AND {s}.resource_type = ? AND {s}.param = ? AND {o}.deleted = ? AND ({inner.sql}))"
+    s, o, t = aliases("s"), aliases("o"), aliases("t")
+    inner = criterion(aliases, crit.chain[0][1], o, (source_type,))
+    tables = (
+        f"search_reference {s} JOIN resources {o} ON {o}.res_key = {s}.res_key"
+        f" JOIN resources {t} ON {t}.resource_type = {s}.target_type AND {t}.id = {s}.target_id"
     )
-    return Fragment(sql, (source_type, ref.code, False, *inner.params))
+    where = Fragment(
+        f"{s}.resource_type = ? AND {s}.param = ? AND {o}.deleted = ?",
+        (source_type, ref.code, False),
+    ) & _condition(inner, o)
+    return KeySet(tables, t, types, where, rank=_rank(inner) + 1)
+
+
+def _rank(part: Part) -> float:
+    return part.rank if isinstance(part, KeySet) else _LAST_RESORT
 
 
 def _last_updated(crit: Criterion, value: str, r: str) -> Fragment:
@@ -333,11 +422,11 @@ def page_query(query: SearchQuery, cursor: Cursor | None, limit: int) -> Fragmen
     sort_params: tuple[Any, ...] = ()
     for e in sort_exprs:
         sort_params += e.params
-    condition = where(query)
+    selection = select(query)
     inner = Fragment(
         "SELECT r.res_key, r.resource_type, r.id, r.version, r.last_updated, r.seq"
-        f"{columns} FROM resources r WHERE {condition.sql}",
-        sort_params + condition.params,
+        f"{columns} FROM {selection.source()} WHERE {selection.condition.sql}",
+        sort_params + selection.params,
     )
     backwards = cursor.backwards if cursor else False
     paging = page_condition(keys, cursor) if cursor else Fragment("1 = 1")
@@ -351,5 +440,8 @@ def page_query(query: SearchQuery, cursor: Cursor | None, limit: int) -> Fragmen
 
 
 def count_query(query: SearchQuery) -> Fragment:
-    condition = where(query)
-    return Fragment(f"SELECT COUNT(*) FROM resources r WHERE {condition.sql}", condition.params)
+    selection = select(query)
+    return Fragment(
+        f"SELECT COUNT(*) FROM {selection.source()} WHERE {selection.condition.sql}",
+        selection.params,
+    )

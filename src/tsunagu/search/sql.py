@@ -38,7 +38,3 @@ def join(fragments: Iterable[Fragment], operator: str) -> Fragment:
     for f in items:
         params += f.params
     return Fragment(sql, params)
-
-
-def negate(fragment: Fragment) -> Fragment:
-    return Fragment(f"NOT ({fragment.sql})", fragment.params)
