@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Annotated
 
@@ -59,8 +60,11 @@ def serve(
             "(only /fhir/metadata is public)."
         )
     console.print(f"FHIR base: http://{host}:{port}/fhir   database: {_redact(database)}")
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"]["tsunagu"] = {"handlers": ["default"], "level": "INFO"}
     uvicorn.run(
         "tsunagu.http.app:create_app_from_env",
+        log_config=log_config,
         factory=True,
         host=host,
         port=port,

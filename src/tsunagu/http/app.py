@@ -85,7 +85,9 @@ def create_app(platform: Platform) -> Starlette:
 
 def create_app_from_env() -> Starlette:
     """The app for `uvicorn --factory` (each worker process builds its own platform)."""
-    return create_app(build_platform(Settings()))
+    platform = build_platform(Settings())
+    platform.registry.warm()  # no request pays for compiling search expressions
+    return create_app(platform)
 
 
 async def _handle(platform: Platform, request: Request, path: str, *, pretty: bool) -> Response:

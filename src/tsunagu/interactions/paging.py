@@ -4,26 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from tsunagu.fhir.outcomes import bad_request
 from tsunagu.interactions.context import FhirRequest
+from tsunagu.search.query import parse_count
 
-DEFAULT_COUNT = 50
-MAX_COUNT = 1000
 CURSOR = "_cursor"
 
 
 def page_size(req: FhirRequest) -> int:
     """`_count` as an int in 0..MAX_COUNT (larger values are capped); 400 if not a number."""
-    raw = req.param("_count")
-    if raw is None:
-        return DEFAULT_COUNT
-    if not raw.isdigit():
-        raise bad_request(
-            f"_count の値 '{raw[:40]}' は 0 以上の整数ではありません / "
-            f"_count must be a non-negative integer, got '{raw[:40]}'",
-            expression=("_count",),
-        )
-    return min(int(raw), MAX_COUNT)
+    return parse_count(req.param("_count"))
 
 
 def page_url(base: str, req: FhirRequest, **replace: str) -> str:

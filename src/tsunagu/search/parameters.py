@@ -145,6 +145,11 @@ class SearchRegistry:
             )
         return plan
 
+    def warm(self) -> None:
+        """Compile every type's parameters now (a server does this before taking requests)."""
+        for resource_type in sorted(self.definitions.resource_types):
+            self.indexing(resource_type)
+
     def get(self, resource_type: str, code: str) -> IndexedParam | None:
         return self.for_type(resource_type).get(code)
 

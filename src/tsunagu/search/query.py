@@ -113,6 +113,9 @@ def parse(
     criteria: list[Criterion] = []
     ignored: list[str] = []
     for name, value in pairs:
+        if name == "_contained" and value != "false":
+            ignored.append(name)  # contained resources are not searched (yet): say so
+            continue
         if name in RESULT_PARAMS or name.partition(":")[0] in ("_include", "_revinclude"):
             continue
         try:
@@ -126,7 +129,7 @@ def parse(
         criteria=tuple(criteria),
         sort=_sort(registry, resource_types, _last(pairs, "_sort")),
         includes=tuple(_includes(registry, resource_types, pairs)),
-        count=_count(_last(pairs, "_count")),
+        count=parse_count(_last(pairs, "_count")),
         total=_total(_last(pairs, "_total")),
         cursor=_last(pairs, "_cursor"),
         ignored=tuple(ignored),
@@ -353,7 +356,8 @@ def _include(registry: SearchRegistry, value: str, *, reverse: bool, iterate: bo
     return Include(source, param, target, iterate, reverse)
 
 
-def _count(raw: str | None) -> int:
+def parse_count(raw: str | None) -> int:
+    """`_count` as an int in 0..MAX_COUNT (larger values are capped); 400 if not a number."""
     if raw is None:
         return DEFAULT_COUNT
     if not raw.isdigit():

@@ -26,6 +26,9 @@ def test_plain_criteria_modifiers_and_or(registry: SearchRegistry) -> None:
 def test_unknown_parameters_are_collected(registry: SearchRegistry) -> None:
     query = parse(registry, ["Patient"], [("foo", "1"), ("name", "x"), ("_text", "y")])
     assert query.ignored == ("foo", "_text")
+    contained = parse(registry, ["Patient"], [("_contained", "true"), ("_summary", "true")])
+    assert contained.ignored == ("_contained",)
+    assert parse(registry, ["Patient"], [("_contained", "false")]).ignored == ()
     assert [c.param.code for c in query.criteria] == ["name"]
 
 
