@@ -240,7 +240,7 @@ def _chain(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet
     branches = join(
         (
             Fragment(f"{t}.resource_type = ?", (target,))
-            & _condition(criterion(aliases, inner, t, (target,)), t)
+            & _member(criterion(aliases, inner, t, (target,)), t)
             for target, inner in crit.chain
         ),
         "OR",
@@ -270,8 +270,16 @@ def _has(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:
     where = Fragment(
         f"{s}.resource_type = ? AND {s}.param = ? AND {o}.deleted = ?",
         (source_type, ref.code, False),
-    ) & _condition(inner, o)
+    ) & _member(inner, o)
     return KeySet(tables, t, types, where, rank=_rank(inner) + 1)
+
+
+def _member(part: Part, alias: str) -> Fragment:
+    """A chained or reverse-chained test on `alias`: an uncorrelated key set when possible,
+    so the database starts from the few resources it names rather than from every link."""
+    if isinstance(part, KeySet) and not part.negated:
+        return Fragment(f"{alias}.res_key IN ({part.select.sql})", part.select.params)
+    return _condition(part, alias)
 
 
 def _rank(part: Part) -> float:

@@ -54,6 +54,9 @@ class SqliteDialect:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Search values are stored and compared already case-folded (`search.text`), so LIKE
+        # may be case-sensitive, as on PostgreSQL; then prefix searches use the indexes.
+        conn.execute("PRAGMA case_sensitive_like = ON")
         return conn
 
     def sql(self, text: str) -> str:
