@@ -51,6 +51,8 @@ class KeySet:
     negated: bool = False
     # One more resource that belongs to the set: the compartment's owner in $everything.
     owner: tuple[str, str] | None = None
+    # Parameters of placeholders inside `tables` (a derived table in a chain).
+    table_params: tuple[Any, ...] = ()
 
     @property
     def select(self) -> Fragment:
@@ -59,7 +61,7 @@ class KeySet:
             f"SELECT {self.alias}.res_key FROM {self.tables}"
             f" WHERE {self.alias}.resource_type IN ({_marks(self.types)}) AND {self.where.sql}"
         )
-        params = (*self.types, *self.where.params)
+        params = (*self.table_params, *self.types, *self.where.params)
         if self.owner is not None:
             sql += " UNION SELECT w.res_key FROM resources w WHERE w.resource_type = ? AND w.id = ?"
             params += self.owner
@@ -71,7 +73,7 @@ class KeySet:
             f"EXISTS (SELECT 1 FROM {self.tables}"
             f" WHERE {self.alias}.res_key = {r}.res_key AND {self.where.sql})"
         )
-        params = self.where.params
+        params = (*self.table_params, *self.where.params)
         if self.owner is not None:
             sql = f"({sql} OR ({r}.resource_type = ? AND {r}.id = ?))"
             params += self.owner
@@ -237,11 +239,26 @@ def _composite(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> Ke
 
 def _chain(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:
     s, t = aliases("s"), aliases("t")
+    inners = [(target, criterion(aliases, inner, t, (target,))) for target, inner in crit.chain]
+    if len(inners) == 1 and isinstance(inners[0][1], KeySet) and not inners[0][1].negated:
+        # One target type with an index test: start from the targets it names, then follow
+        # the references to them (the database cannot misjudge which side is smaller).
+        inner = inners[0][1]
+        assert isinstance(inner, KeySet)
+        k = aliases("k")
+        tables = (
+            f"({inner.select.sql}) {k} JOIN resources {t} ON {t}.res_key = {k}.res_key"
+            f" JOIN search_reference {s} ON {s}.target_id = {t}.id"
+            f" AND {s}.target_type = {t}.resource_type"
+        )
+        where = Fragment(f"{s}.param = ? AND {t}.deleted = ?", (crit.param.code, False))
+        return KeySet(
+            tables, s, types, where, rank=inner.rank + 1, table_params=inner.select.params
+        )
     branches = join(
         (
-            Fragment(f"{t}.resource_type = ?", (target,))
-            & _member(criterion(aliases, inner, t, (target,)), t)
-            for target, inner in crit.chain
+            Fragment(f"{t}.resource_type = ?", (target,)) & _member(inner, t)
+            for target, inner in inners
         ),
         "OR",
     )
@@ -253,8 +270,7 @@ def _chain(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet
         f"{s}.param = ? AND {t}.deleted = ? AND ({branches.sql})",
         (crit.param.code, False, *branches.params),
     )
-    inner_rank = min(_rank(criterion(_Aliases(), inner, t, (tt,))) for tt, inner in crit.chain)
-    return KeySet(tables, s, types, where, rank=inner_rank + 1)
+    return KeySet(tables, s, types, where, rank=min(_rank(i) for _, i in inners) + 1)
 
 
 def _has(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:
