@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     for backend, target in verdicts:
         verdict = "[green]PASS[/]" if target.passed else "[red]MISS[/]"
         console.print(f"  {backend}: {verdict} {target.name} ({target.detail})")
-    path = write_json(options, results, searches, seconds)
+    path = write_json(options, source, results, searches, seconds)
     console.print(f"total {seconds / 60:.1f} min; results in {path}")
     (RESULTS_DIR / "latest.txt").write_text(console.export_text())
     return 0
@@ -510,14 +510,18 @@ def _source_state() -> dict[str, Any]:
 
 
 def write_json(
-    options: Options, results: list[BackendResult], searches: list[SearchResult], seconds: float
+    options: Options,
+    source: dict[str, Any],
+    results: list[BackendResult],
+    searches: list[SearchResult],
+    seconds: float,
 ) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     record = {
         "finished_at": datetime.now(UTC).isoformat(),
         "seconds": round(seconds, 1),
         "options": options.as_dict(),
-        "source": _source_state(),
+        "source": source,
         "host": {
             "cpus": os.cpu_count(),
             "python": sys.version.split()[0],
