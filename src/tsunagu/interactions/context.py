@@ -10,7 +10,10 @@ from typing import Any
 from tsunagu.fhir.datatypes import format_http_date
 from tsunagu.fhir.definitions import Definitions
 from tsunagu.search.parameters import SearchRegistry
+from tsunagu.security.audit import AuditRecord
+from tsunagu.security.principal import Principal
 from tsunagu.storage.repository import ResourceRepository, StoredResource, WriteSession
+from tsunagu.validation import ResourceValidator
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,12 @@ class Context:
     registry: SearchRegistry
     base_url: str
     session: WriteSession | None = None
+    # The authenticated caller; None only in --insecure-dev mode (no access control).
+    principal: Principal | None = None
+    # Validates every written resource; None disables validation.
+    validator: ResourceValidator | None = None
+    # Audit records of this request, written by the audit layer when the request ends.
+    audit: list[AuditRecord] = field(default_factory=list)
 
     @contextmanager
     def writing(self) -> Iterator[WriteSession]:
