@@ -23,7 +23,7 @@ import psycopg
 from rich.console import Console
 
 import tsunagu
-from bench import data, inprocess, search, workloads
+from bench import data, inprocess, search, validation, workloads
 from bench.measure import cpu_meter, watch
 from bench.pg import BenchPostgres, start_durable_postgres
 from bench.report import (
@@ -82,10 +82,11 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument(
         "--suite",
-        choices=["core", "search", "all"],
+        choices=["core", "search", "validation", "all"],
         default="all",
         help="core: writes and reads by id against a raw baseline; search: queries over a "
-        "synthetic patient population; all: both (default)",
+        "synthetic patient population; validation: profile validation throughput and write "
+        "overhead (one core, SQLite); all: every suite (default)",
     )
     parser.add_argument("--quick", action="store_true", help="a fast smoke run (small sizes)")
     parser.add_argument(
@@ -134,7 +135,7 @@ def parse(argv: list[str] | None) -> Options:
     reads = pick(args.reads, 20_000, 2_000)
     return Options(
         backends=("sqlite", "postgresql") if args.backend == "both" else (args.backend,),
-        suites=("core", "search") if args.suite == "all" else (args.suite,),
+        suites=("core", "search", "validation") if args.suite == "all" else (args.suite,),
         size=pick(args.size, 1_000_000, 20_000),
         creates=pick(args.creates, 5_000, 500),
         bundles=pick(args.bundles, 100, 20),
@@ -172,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         plans.append(
             f"search: {options.patients:,} patients, {options.iterations} iterations per query"
         )
+    if "validation" in options.suites:
+        plans.append("validation: 4 JP-CLINS resource types, one core, SQLite ingest on/off")
     source = _source_state()
     dirty = source["uncommitted_src_files"]
     if options.keep:  # what was measured, for reading EXPLAIN output against it later
@@ -191,12 +194,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     results: list[BackendResult] = []
     searches: list[SearchResult] = []
+    checked: validation.ValidationResult | None = None
     try:
         for backend in options.backends:
             if "core" in options.suites:
                 results.append(run_backend(backend, options, workdir, console))
             if "search" in options.suites:
                 searches.append(run_search(backend, options, workdir, console))
+        if "validation" in options.suites:
+            checked = validation.run(
+                workdir, quick=options.quick, seed=options.seed, console=console
+            )
     finally:
         if options.keep:
             console.print(f"kept {workdir} (with the measured source in tsunagu-src/)")
@@ -212,10 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     if searches:
         render_search(console, searches)
         verdicts += [(result.backend, t) for result in searches for t in result.targets()]
+    if checked is not None:
+        validation.render(console, checked)
     for backend, target in verdicts:
         verdict = "[green]PASS[/]" if target.passed else "[red]MISS[/]"
         console.print(f"  {backend}: {verdict} {target.name} ({target.detail})")
-    path = write_json(options, source, results, searches, seconds)
+    path = write_json(options, source, results, searches, seconds, checked)
     console.print(f"total {seconds / 60:.1f} min; results in {path}")
     (RESULTS_DIR / "latest.txt").write_text(console.export_text())
     return 0
@@ -515,6 +525,7 @@ def write_json(
     results: list[BackendResult],
     searches: list[SearchResult],
     seconds: float,
+    checked: validation.ValidationResult | None = None,
 ) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     record = {
@@ -529,6 +540,7 @@ def write_json(
         },
         "results": {result.backend: result.as_dict() for result in results},
         "search": {result.backend: result.as_dict() for result in searches},
+        "validation": None if checked is None else checked.as_dict(),
     }
     text = orjson.dumps(record, option=orjson.OPT_INDENT_2)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
 
 from tsunagu.fhir.definitions import Definitions, load_definitions
+from tsunagu.interactions import audit
 from tsunagu.interactions.context import Context
 from tsunagu.interactions.operations.reindex import load_custom_parameters
+from tsunagu.interactions.operations.validate import ProfilePolicy
 from tsunagu.search.parameters import SearchRegistry
+from tsunagu.security.tokens import Grant, issuer_for, mint_access_token
 from tsunagu.settings import Settings
+from tsunagu.storage.audit import AuditTrail
+from tsunagu.storage.auth import KeyRing
 from tsunagu.storage.repository import ResourceRepository
+from tsunagu.storage.sql.audit_store import SqlAuditStore
+from tsunagu.storage.sql.auth_store import SqlAuthStore
 from tsunagu.storage.sql.connect import open_repository
+from tsunagu.validation import ResourceValidator
+from tsunagu.validation.packages import PackageIndex
+from tsunagu.validation.terminology import PackageTerminology
+from tsunagu.validation.validator import Validator
 
 
 @dataclass(frozen=True)
@@ -21,12 +35,45 @@ class Platform:
     repository: ResourceRepository
     definitions: Definitions
     registry: SearchRegistry
+    # Authentication: the auth tables and the server's signing keys (docs/authentication.md).
+    keys: KeyRing | None = None
+    # Receives the Context of every token issuance or denial, and of every request refused
+    # before it reached an interaction (401), with `principal` and `audit` filled in.
+    audit_sink: Callable[[Context], None] | None = None
+    # The hash-chained audit log (docs/audit.md); None only in insecure-dev with audit off.
+    audit_trail: AuditTrail | None = None
+    # Validates every write (docs/validation.md); None when validation is switched off.
+    validator: ResourceValidator | None = None
 
-    def context(self, base_url: str) -> Context:
-        """The interaction context for requests under `base_url`."""
-        return Context(self.repository, self.definitions, self.registry, base_url)
+    def key_ring(self) -> KeyRing:
+        """The signing keys (a platform built by `build_platform` always has them)."""
+        if self.keys is None:
+            raise RuntimeError("this platform has no auth store")
+        return self.keys
+
+    def mint_token(self, grant: Grant, audience: str) -> str:
+        """An access token for `grant` signed with the server's current key (CLI, tests)."""
+        return mint_access_token(
+            self.key_ring().signing_key(),
+            grant,
+            issuer=issuer_for(audience),
+            audience=audience,
+            now=datetime.now(UTC),
+        )
+
+    def context(self, base_url: str, *, audited: bool = False) -> Context:
+        """The interaction context for requests under `base_url`; `audited` (HTTP requests)
+        records every interaction in the audit trail, when there is one."""
+        ctx = Context(
+            self.repository, self.definitions, self.registry, base_url, validator=self.validator
+        )
+        if audited:
+            ctx.audit_trail = self.audit_trail
+        return ctx
 
     def close(self) -> None:
+        if self.audit_trail is not None:
+            self.audit_trail.close()  # flushes the audit events still queued
         self.repository.close()
 
 
@@ -35,6 +82,35 @@ def build_platform(settings: Settings) -> Platform:
     definitions = load_definitions()
     registry = SearchRegistry(definitions)
     repository = open_repository(settings.database_url, registry, pool_size=settings.pool_size)
-    platform = Platform(settings, repository, definitions, registry)
+    trail = None
+    if settings.audit or not settings.insecure_dev:  # audit is off only in insecure-dev
+        trail = SqlAuditStore(repository, wait=settings.audit_wait)
+    platform = Platform(
+        settings,
+        repository,
+        definitions,
+        registry,
+        keys=KeyRing(SqlAuthStore(repository.dialect)),
+        audit_trail=trail,
+        audit_sink=None if trail is None else audit.sink(trail),
+        validator=build_validator(settings),
+    )
     load_custom_parameters(platform.context(""))
     return platform
+
+
+def build_validator(settings: Settings) -> ResourceValidator | None:
+    """The validator for `settings` (None when validation is off), with the required
+    profiles per type; the compiled profiles are shared by every platform of the process."""
+    if not settings.validation:
+        return None
+    validator = _shared_validator()
+    if settings.required_profiles:
+        return ProfilePolicy(validator, settings.required_profiles)
+    return validator
+
+
+@cache
+def _shared_validator() -> Validator:
+    index = PackageIndex.load_default()
+    return Validator(index, PackageTerminology(index))

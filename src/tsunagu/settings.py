@@ -21,3 +21,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024 * 1024
     # Connections per worker process to PostgreSQL.
     pool_size: int = 10
+    # Audit every request as an AuditEvent in the hash-chained audit log (docs/audit.md).
+    # Switching it off is honoured only with insecure_dev (benchmark baselines).
+    audit: bool = True
+    # True: a read's response waits until its AuditEvents are committed (group commit).
+    # False (measured default, docs/audit.md): it answers at once; a crash can lose the read
+    # audits of the last moments (at most 2,000 events; writes are always in-transaction).
+    audit_wait: bool = False
+    # Validate every written resource (R4 structure, claimed and required profiles) and
+    # reject invalid ones with 422. Switching it off is for development only.
+    validation: bool = True
+    # Profiles each resource of a type must claim in meta.profile and conform to, e.g.
+    # {"Condition": ["http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Condition_eCS"]}
+    # (TSUNAGU_REQUIRED_PROFILES as JSON; see docs/settings.md).
+    required_profiles: dict[str, list[str]] = {}
+    # How long a break-glass declaration opens a patient's emergency summary, in hours.
+    break_glass_hours: float = 4.0

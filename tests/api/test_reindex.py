@@ -13,6 +13,7 @@ CUSTOM = {
     "url": "urn:tsunagu:test/SearchParameter/patient-nickname",
     "name": "nickname",
     "status": "active",
+    "description": "愛称 / nickname",
     "code": "nickname",
     "base": ["Patient"],
     "type": "string",
@@ -47,7 +48,8 @@ def test_custom_parameter_after_reindex(client: TestClient) -> None:
 
 
 def test_unusable_custom_parameter_is_refused(client: TestClient) -> None:
-    broken = {**CUSTOM, "id": "broken", "base": ["NotAType"]}
+    # Valid R4 (it can be stored), but its expression does not compile.
+    broken = {**CUSTOM, "id": "broken", "expression": "Patient.name.where("}
     client.put("/fhir/SearchParameter/broken", json=broken, headers=FHIR_JSON)
     response = client.post("/fhir/$reindex")
     assert response.status_code == 400

@@ -246,9 +246,42 @@ def test_conditional_patch(client: TestClient) -> None:
     assert missing.status_code == 404
 
 
+# The elements each type requires (writes are validated).
+MINIMAL: dict[str, dict[str, object]] = {
+    "Patient": {},
+    "Observation": {"status": "final", "code": {"text": "体温"}},
+    "MedicationRequest": {
+        "status": "active",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": "アムロジピン錠5mg"},
+        "subject": {"reference": "Patient/x1"},
+    },
+    "Consent": {
+        "status": "active",
+        "scope": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                    "code": "patient-privacy",
+                }
+            ]
+        },
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "policyRule": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
+            ]
+        },
+    },
+    "Binary": {"contentType": "text/plain"},
+}
+
+
 def test_every_r4_type_is_accepted(client: TestClient) -> None:
-    for rtype in ("Patient", "Observation", "MedicationRequest", "Consent", "AuditEvent", "Binary"):
+    for rtype, required in MINIMAL.items():
         response = client.put(
-            f"/fhir/{rtype}/x1", json={"resourceType": rtype, "id": "x1"}, headers=FHIR_JSON
+            f"/fhir/{rtype}/x1",
+            json={"resourceType": rtype, "id": "x1", **required},
+            headers=FHIR_JSON,
         )
         assert response.status_code == 201, (rtype, response.text)

@@ -221,7 +221,8 @@ def _marked(client: httpx.Client, resource_type: str, tag: str) -> int:
 
 
 def _history(client: httpx.Client) -> list[tuple[str, str]]:
-    """Every version in the system history, newest first: (Type/id, etag)."""
+    """Every version in the system history, newest first: (Type/id, etag), without the
+    AuditEvents (reading the history is itself audited, so they keep growing)."""
     versions: list[tuple[str, str]] = []
     url: str | None = "_history?_count=1000"
     while url is not None:
@@ -231,6 +232,7 @@ def _history(client: httpx.Client) -> list[tuple[str, str]]:
         versions += [
             (e["fullUrl"].split("/fhir/", 1)[1], e["response"]["etag"])
             for e in body.get("entry", [])
+            if not e["fullUrl"].split("/fhir/", 1)[1].startswith("AuditEvent/")
         ]
         links = {link["relation"]: link["url"] for link in body.get("link", [])}
         url = links.get("next")

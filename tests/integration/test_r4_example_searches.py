@@ -45,7 +45,7 @@ KNOWN = [
     ("Condition?code=http://snomed.info/sct|39065001", {"Condition/example"}),
     (
         "MedicationRequest?status=completed&subject:Patient.family=Donald",
-        {"MedicationRequest/medrx0301"},
+        {"MedicationRequest/medrx0304"},
     ),
     ("AllergyIntolerance?patient=Patient/example&criticality=high", {"AllergyIntolerance/example"}),
     ("Patient?_has:Observation:subject:code=29463-7", {"Patient/example"}),

@@ -212,6 +212,14 @@ def _allergy(key: str, pid: str, substance: str) -> dict[str, Any]:
         key,
         {
             "resourceType": "AllergyIntolerance",
+            "clinicalStatus": {  # required by ait-1 unless entered in error
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                        "code": "active",
+                    }
+                ]
+            },
             "category": ["medication"],
             "criticality": "high",
             "code": {"text": substance},

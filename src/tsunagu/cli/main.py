@@ -9,7 +9,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from tsunagu.cli import audit as audit_commands
+from tsunagu.cli import auth as auth_commands
+from tsunagu.cli import identity as identity_commands
 from tsunagu.cli import load as load_commands
+from tsunagu.cli import roster as roster_commands
+from tsunagu.cli import validate as validate_command
 from tsunagu.cli.common import DatabaseOption, open_platform
 from tsunagu.settings import DEFAULT_DATABASE_URL
 
@@ -20,6 +25,15 @@ app = typer.Typer(
 )
 app.command("load")(load_commands.load)
 app.command("demo-data")(load_commands.demo_data)
+app.command("validate")(validate_command.validate)
+app.command("seed")(identity_commands.seed)
+app.command("link-patients")(identity_commands.link_patients)
+app.command("token")(auth_commands.token)
+app.add_typer(auth_commands.client_app, name="client")
+app.add_typer(auth_commands.keys_app, name="keys")
+app.add_typer(auth_commands.credential_app, name="patient-credential")
+app.add_typer(audit_commands.app, name="audit")
+app.add_typer(roster_commands.app, name="roster")
 console = Console(stderr=True)
 
 
@@ -57,7 +71,7 @@ def serve(
     else:
         console.print(
             "認証が有効です。 Authentication is on: requests without credentials get 401 "
-            "(only /fhir/metadata is public)."
+            "(public: /fhir/metadata, /fhir/.well-known/smart-configuration, /auth/*)."
         )
     console.print(f"FHIR base: http://{host}:{port}/fhir   database: {_redact(database)}")
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)

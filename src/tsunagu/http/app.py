@@ -18,8 +18,11 @@ from starlette.routing import Route
 
 from tsunagu.bootstrap import Platform, build_platform
 from tsunagu.fhir.outcomes import FhirError
+from tsunagu.http.authn import authenticate, record_denial
 from tsunagu.http.errors import error_response, internal_error
 from tsunagu.http.negotiation import FHIR_JSON, FORM, check_format, media_type, parse_body, render
+from tsunagu.http.oauth import oauth_routes
+from tsunagu.interactions import audit
 from tsunagu.interactions.context import FhirRequest
 from tsunagu.interactions.router import dispatch
 from tsunagu.settings import Settings
@@ -71,6 +74,7 @@ def create_app(platform: Platform) -> Starlette:
 
     routes = [
         Route("/", landing, methods=["GET"]),
+        *oauth_routes(platform),
         Route("/fhir", fhir, methods=METHODS),
         Route("/fhir/{path:path}", fhir, methods=METHODS),
     ]
@@ -93,15 +97,26 @@ def create_app_from_env() -> Starlette:
 async def _handle(platform: Platform, request: Request, path: str, *, pretty: bool) -> Response:
     settings = platform.settings
     check_format(request.query_params.get("_format"), request.headers.get("accept"))
+    base_url = _base_url(settings, request)
+    principal = None
     if not settings.insecure_dev and path not in _PUBLIC:
-        raise FhirError.of(
-            401,
-            "login",
-            "認証が必要です / authentication required",
-            headers={"www-authenticate": 'Bearer realm="tsunagu"'},
-        )
-    raw = await _read_body(request, settings.max_body_bytes)
-    body = parse_body(request.method, path, request.headers.get("content-type"), raw)
+        try:
+            principal = authenticate(platform, request.headers.get("authorization"), base_url)
+        except FhirError as error:
+            record_denial(platform, base_url, error, path)
+            raise
+    ctx = platform.context(base_url, audited=True)
+    ctx.principal = principal
+    # A patient credential (the My Number card's role) presented to $eligibility is a patient
+    # access token of this server.
+    ctx.verify_credential = lambda token: authenticate(platform, f"Bearer {token}", base_url)
+    ctx.client_address = request.client.host if request.client else None
+    try:
+        raw = await _read_body(request, settings.max_body_bytes)
+        body = parse_body(request.method, path, request.headers.get("content-type"), raw)
+    except FhirError as error:  # refused before any interaction ran: audited here
+        await run_in_threadpool(audit.refused, ctx, FhirRequest(request.method, path), error.status)
+        raise
     query = tuple(parse_qsl(request.url.query, keep_blank_values=True))
     if media_type(request.headers.get("content-type")) == FORM and path.endswith("_search"):
         query += tuple(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
@@ -112,7 +127,6 @@ async def _handle(platform: Platform, request: Request, path: str, *, pretty: bo
         headers={k.lower(): v for k, v in request.headers.items()},
         body=body,
     )
-    ctx = platform.context(_base_url(settings, request))
     result = await run_in_threadpool(dispatch, ctx, fhir_request)
     headers = dict(result.headers)
     if result.resource is None:

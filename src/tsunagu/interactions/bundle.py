@@ -23,6 +23,7 @@ from tsunagu.fhir.references import is_conditional_reference, placeholder_replac
 from tsunagu.fhir.resources import new_id
 from tsunagu.interactions import conditional
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
+from tsunagu.interactions.operations import validate
 
 Dispatch = Callable[[Context, FhirRequest], FhirResponse]
 log = logging.getLogger(__name__)
@@ -81,18 +82,54 @@ def _transaction(ctx: Context, entries: list[Entry], dispatch: Dispatch) -> Fhir
     _reject_duplicates(entries)
     results: dict[int, dict[str, Any]] = {}
     ordered = sorted(entries, key=lambda e: _ORDER[e.request.method])
-    with ctx.repository.session() as session:
+    with ctx.writing() as session:  # the audit layer may have opened it (with its events)
         tctx = replace(ctx, session=session)
-        for entry in (e for e in ordered if e.request.method == "DELETE"):
-            results[entry.index] = _run(tctx, entry, dispatch)
-        placeholders, locators, reserved = _resolve_targets(tctx, entries)
-        for entry in (e for e in ordered if e.request.method != "DELETE"):
-            entry.request = _with_resolved_references(tctx, entry, placeholders, locators)
-            if entry.index in reserved:
-                results[entry.index] = _existing(tctx, entry, reserved[entry.index])
-            else:
+        placeholders: dict[str, str] = {}
+        locators: dict[str, str] = {}
+        try:
+            for entry in (e for e in ordered if e.request.method == "DELETE"):
                 results[entry.index] = _run(tctx, entry, dispatch)
+            placeholders, locators, reserved = _resolve_targets(tctx, entries)
+            for entry in (e for e in ordered if e.request.method != "DELETE"):
+                entry.request = _with_resolved_references(tctx, entry, placeholders, locators)
+                if entry.index in reserved:
+                    results[entry.index] = _existing(tctx, entry, reserved[entry.index])
+                else:
+                    results[entry.index] = _run(tctx, entry, dispatch)
+        except validate.ValidationFailed as error:
+            # Report the invalid content of every entry at once (nothing is written).
+            targets = placeholder_replacer(placeholders, locators)
+            raise _with_other_entries(tctx, entries, results, error, targets) from None
     return FhirResponse(200, bundle("transaction-response", (results[e.index] for e in entries)))
+
+
+def _with_other_entries(
+    ctx: Context,
+    entries: list[Entry],
+    done: dict[int, Any],
+    error: FhirError,
+    targets: Callable[[str, str], str | None],
+) -> FhirError:
+    """`error` plus the validation issues of the create/update entries not yet run (their
+    placeholders replaced as running them would; conditional references left as resolved)."""
+
+    def resolved(key: str, value: str) -> str | None:
+        if key == "reference" and is_conditional_reference(value):
+            return f"{value.partition('?')[0]}/resolved-when-run"
+        return targets(key, value)
+
+    failed = {issue.expression[0] for issue in error.issues if issue.expression}
+    issues = list(error.issues)
+    for entry in entries:
+        where = f"Bundle.entry[{entry.index}]"
+        if entry.index in done or where in failed or entry.request.method not in ("POST", "PUT"):
+            continue
+        body = entry.request.body
+        body = rewrite(body, resolved) if isinstance(body, dict) else body
+        found = validate.body_issues(ctx, body, entry.resource_type)
+        if validate.has_errors(found):
+            issues.extend(_at(entry, FhirError(422, found)).issues)
+    return validate.rejection(issues)
 
 
 def _resolve_targets(
@@ -248,7 +285,7 @@ def _at(entry: Entry, error: FhirError) -> FhirError:
         Issue(i.code, f"{where}: {i.message}", i.severity, (where, *i.expression))
         for i in error.issues
     ]
-    return FhirError(error.status, issues)
+    return type(error)(error.status, issues)  # keeps the kind (e.g. a validation failure)
 
 
 # --- batch ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 
 import tsunagu
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
+from tsunagu.security.tokens import issuer_for
 
 # Route shapes at type level -> the interaction codes they implement.
 _TYPE_INTERACTIONS = {
@@ -41,6 +42,33 @@ _COMMON = [
         "type": "date",
     },
 ]
+
+
+def _security(base_url: str) -> dict[str, Any]:
+    """rest.security: SMART-on-FHIR OAuth, with the oauth-uris extension."""
+    issuer = issuer_for(base_url)
+    uris = {"token": f"{issuer}/token", "authorize": f"{issuer}/authorize"}
+    return {
+        "cors": False,
+        "service": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                    }
+                ],
+                "text": "OAuth2 / SMART on FHIR (Backend Services, App Launch + PKCE)",
+            }
+        ],
+        "extension": [
+            {
+                "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                "extension": [{"url": key, "valueUri": uri} for key, uri in uris.items()],
+            }
+        ],
+        "description": "アクセストークン (Bearer JWT) が必要です / Bearer access token required",
+    }
 
 
 def capability_statement(ctx: Context, req: FhirRequest) -> FhirResponse:
@@ -74,9 +102,9 @@ def capability_statement(ctx: Context, req: FhirRequest) -> FhirResponse:
             ],
         }
         operations = [
-            {"name": op.NAME, "definition": op.DEFINITION["url"]}
+            {"name": op["code"], "definition": op["url"]}
             for op in OPERATIONS
-            if resource_type in op.DEFINITION.get("resource", ())
+            if resource_type in op.get("resource", ())
         ]
         if operations:
             entry["operation"] = operations
@@ -111,13 +139,14 @@ def capability_statement(ctx: Context, req: FhirRequest) -> FhirResponse:
         "rest": [
             {
                 "mode": "server",
+                "security": _security(ctx.base_url),
                 "resource": resources,
                 "interaction": system,
                 "searchParam": _COMMON,
                 "operation": [
-                    {"name": op.NAME, "definition": op.DEFINITION["url"]}
+                    {"name": op["code"], "definition": op["url"]}
                     for op in OPERATIONS
-                    if op.DEFINITION.get("system")
+                    if op.get("system")
                 ],
             }
         ],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from tsunagu.fhir.outcomes import FhirError, bad_request, precondition_failed
+from tsunagu.interactions import access
 from tsunagu.interactions.context import Context
 from tsunagu.search import query as search_query
 from tsunagu.storage.repository import StoredResource, WriteSession
@@ -48,6 +49,7 @@ def match(
     query = search_query.SearchQuery(
         resource_types=query.resource_types, criteria=query.criteria, count=_LIMIT
     )
+    query = access.filter_query(ctx, query)  # a hidden resource never matches
     return [m.resource for m in session.search(query)][:_LIMIT]
 
 

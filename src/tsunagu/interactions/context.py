@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +12,7 @@ from tsunagu.fhir.definitions import Definitions
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.security.audit import AuditRecord
 from tsunagu.security.principal import Principal
+from tsunagu.storage.audit import AuditTrail
 from tsunagu.storage.repository import ResourceRepository, StoredResource, WriteSession
 from tsunagu.validation import ResourceValidator
 
@@ -79,6 +80,13 @@ class Context:
     validator: ResourceValidator | None = None
     # Audit records of this request, written by the audit layer when the request ends.
     audit: list[AuditRecord] = field(default_factory=list)
+    # Where AuditEvents go (`interactions.audit`); None: requests are not audited (CLI load).
+    audit_trail: AuditTrail | None = None
+    # The caller's network address, for AuditEvent.agent.network.
+    client_address: str | None = None
+    # Verifies a patient credential (a patient access token) and returns its principal;
+    # None where no credentials are accepted (the CLI).
+    verify_credential: Callable[[str], Principal] | None = None
 
     @contextmanager
     def writing(self) -> Iterator[WriteSession]:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from tsunagu.fhir.bundles import bundle
 from tsunagu.fhir.datatypes import format_instant, parse_instant, parse_period
-from tsunagu.fhir.outcomes import bad_request, not_found
+from tsunagu.fhir.outcomes import bad_request
+from tsunagu.interactions import access
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
 from tsunagu.interactions.paging import CURSOR, page_size, page_url
 from tsunagu.interactions.read import require_id
 from tsunagu.interactions.shaping import check_shaping, shape
 from tsunagu.storage.repository import HistoryEntry, HistoryQuery
 
+MAX_SCANNED = 10_000
 _STATUS = {"POST": "201 Created", "PUT": "200 OK", "PATCH": "200 OK", "DELETE": "204 No Content"}
 
 
@@ -25,10 +28,7 @@ def history(
     if id is not None:
         assert resource_type is not None
         require_id(id)
-        if ctx.repository.read(resource_type, id) is None:
-            raise not_found(
-                f"{resource_type}/{id} は存在しません / resource {resource_type}/{id} is not known"
-            )
+        access.require_visible(ctx, ctx.repository.read(resource_type, id), f"{resource_type}/{id}")
     count = page_size(req)
     query = HistoryQuery(
         resource_type=resource_type,
@@ -38,13 +38,32 @@ def history(
         count=count + 1,  # one more than asked tells whether there is a next page
         **_at(req),
     )
-    entries = ctx.repository.history(query) if count else []
+    entries = _visible(ctx, query) if count else []
     links = [("self", page_url(ctx.base_url, req))]
     if len(entries) > count:
         entries = entries[:count]
         links.append(("next", page_url(ctx.base_url, req, **{CURSOR: str(entries[-1].seq)})))
     body = bundle("history", (_entry(ctx, req, e) for e in entries), links=links)
     return FhirResponse(200, body)
+
+
+def _visible(ctx: Context, query: HistoryQuery) -> list[HistoryEntry]:
+    """Up to `query.count` versions the caller may see, newest first.
+
+    Visibility is decided per version (its own content), so pages are filled by reading on
+    past hidden versions, up to MAX_SCANNED of them per page."""
+    if access.current(ctx) is None:
+        return ctx.repository.history(query)
+    found: list[HistoryEntry] = []
+    scanned = 0
+    while len(found) < query.count and scanned < MAX_SCANNED:
+        batch = ctx.repository.history(query)
+        found += [e for e in batch if access.visible(ctx, e.resource)]
+        scanned += len(batch)
+        if len(batch) < query.count:
+            break
+        query = replace(query, before=batch[-1].seq)
+    return found[: query.count]
 
 
 def _entry(ctx: Context, req: FhirRequest, entry: HistoryEntry) -> dict[str, Any]:

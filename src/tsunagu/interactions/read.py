@@ -6,6 +6,7 @@ from email.utils import parsedate_to_datetime
 
 from tsunagu.fhir.outcomes import bad_request, gone, not_found
 from tsunagu.fhir.resources import is_valid_id
+from tsunagu.interactions import access
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse, version_headers
 from tsunagu.interactions.shaping import check_shaping, shape
 from tsunagu.storage.repository import StoredResource
@@ -17,10 +18,7 @@ def read(ctx: Context, req: FhirRequest, resource_type: str, id: str) -> FhirRes
     require_id(id)
     source = ctx.session or ctx.repository
     stored = source.read(resource_type, id)
-    if stored is None:
-        raise not_found(
-            f"{resource_type}/{id} は存在しません / resource {resource_type}/{id} is not known"
-        )
+    stored = access.require_visible(ctx, stored, f"{resource_type}/{id}")
     if not_modified(req, stored):
         return FhirResponse(304, headers=version_headers(stored, ctx.base_url), stored=stored)
     return _respond(ctx, req, stored)
@@ -35,7 +33,7 @@ def vread(ctx: Context, req: FhirRequest, resource_type: str, id: str, vid: str)
             f"バージョン '{vid}' は不正です / version id '{vid}' is not a version of this server"
         )
     stored = ctx.repository.vread(resource_type, id, int(vid))
-    if stored is None:
+    if stored is None or not access.visible(ctx, stored):
         raise not_found(
             f"{resource_type}/{id} のバージョン {vid} は存在しません / "
             f"version {vid} of {resource_type}/{id} is not known"

@@ -12,9 +12,18 @@ from typing import Any
 
 from tsunagu.fhir.outcomes import FhirError, information, not_supported
 from tsunagu.fhir.resources import looks_like_type
-from tsunagu.interactions import bundle, capabilities, history, read, search, write
+from tsunagu.interactions import access, audit, bundle, capabilities, history, read, search, write
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
-from tsunagu.interactions.operations import everything, reindex
+from tsunagu.interactions.operations import (
+    break_glass,
+    disaster,
+    eligibility,
+    everything,
+    match,
+    reindex,
+    roster,
+    validate,
+)
 
 Handler = Callable[..., FhirResponse]
 
@@ -43,13 +52,47 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "T/I/C"): lambda ctx, req, t, i, c: search.search_compartment(ctx, req, t, i, c),
     ("GET", "T/I/$everything"): lambda ctx, req, t, i: everything.everything(ctx, req, t, i),
     ("POST", "T/I/$everything"): lambda ctx, req, t, i: everything.everything(ctx, req, t, i),
+    ("POST", "T/I/$break-glass"): lambda ctx, req, t, i: break_glass.break_glass(ctx, req, t, i),
+    ("POST", "T/$validate"): lambda ctx, req, t: validate.validate(ctx, req, t),
+    ("POST", "T/$eligibility"): lambda ctx, req, t: eligibility.eligibility(ctx, req, t),
+    ("POST", "T/$match"): lambda ctx, req, t: match.match(ctx, req, t),
+    ("POST", "T/$import-roster"): lambda ctx, req, t: roster.import_roster(ctx, req, t),
+    ("POST", "T/$declare-disaster"): lambda ctx, req, t: disaster.declare(ctx, req, t),
+    ("GET", "$disaster-status"): lambda ctx, req: disaster.status(ctx, req),
+    ("POST", "T/I/$end-disaster"): lambda ctx, req, t, i: disaster.end(ctx, req, t, i),
+    ("POST", "T/I/$validate"): lambda ctx, req, t, i: validate.validate(ctx, req, t, i),
 }
 # The operations served, for the CapabilityStatement.
-OPERATIONS = (everything, reindex)
+_OPERATION_MODULES = (
+    everything,
+    reindex,
+    validate,
+    break_glass,
+    eligibility,
+    roster,
+    disaster,
+    match,
+)
+# Every OperationDefinition served (a module lists several in `DEFINITIONS`).
+OPERATIONS: tuple[dict[str, Any], ...] = tuple(
+    definition
+    for module in _OPERATION_MODULES
+    for definition in getattr(module, "DEFINITIONS", (module.DEFINITION,))
+)
 
 
 def dispatch(ctx: Context, req: FhirRequest) -> FhirResponse:
-    """Run the interaction a request names; raises FhirError for anything that fails."""
+    """Run the interaction a request names; raises FhirError for anything that fails.
+
+    With an audit trail in the context (HTTP requests), every call is audited, each
+    Bundle entry included (`interactions.audit`).
+    """
+    if ctx.audit_trail is None:
+        return _route(ctx, req)
+    return audit.audited(ctx, req, _route)
+
+
+def _route(ctx: Context, req: FhirRequest) -> FhirResponse:
     method = "GET" if req.method == "HEAD" else req.method
     shape, args = _shape(ctx, req.path)
     handler = ROUTES.get((method, shape))
@@ -67,6 +110,7 @@ def dispatch(ctx: Context, req: FhirRequest) -> FhirResponse:
         )
         error.headers["allow"] = ", ".join(allowed)
         raise error
+    access.authorize(ctx, method, shape, args, req.query)
     response = handler(ctx, req, *args)
     return _preferred(req, response)
 
@@ -87,8 +131,8 @@ def _shape(ctx: Context, path: str) -> tuple[str, list[str]]:
     shape = ["T"]
     args = [parts[0]]
     for position, part in enumerate(parts[1:], start=1):
-        if part in ("_history", "_search"):
-            shape.append(part)
+        if part in ("_history", "_search") or (position == 1 and part.startswith("$")):
+            shape.append(part)  # a type-level operation (`Patient/$validate`) is no id
         elif position == 1:
             shape.append("I")
             args.append(part)

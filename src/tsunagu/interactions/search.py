@@ -12,6 +12,7 @@ from typing import Any
 
 from tsunagu.fhir.bundles import bundle
 from tsunagu.fhir.outcomes import Issue, bad_request, not_found, operation_outcome
+from tsunagu.interactions import access
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
 from tsunagu.interactions.paging import page_url
 from tsunagu.interactions.read import require_id
@@ -78,6 +79,7 @@ def parse(ctx: Context, req: FhirRequest, types: list[str]) -> SearchQuery:
 
 def run(ctx: Context, req: FhirRequest, query: SearchQuery) -> FhirResponse:
     """Execute a parsed search and build the searchset Bundle."""
+    query = access.filter_query(ctx, query)  # inside every SQL: matches, counts, pages
     source = ctx.session or ctx.repository
     if req.param("_summary") == "count":
         count = ctx.repository.count_matches(query)
@@ -125,7 +127,7 @@ def _included(ctx: Context, query: SearchQuery, page: list[Match]) -> list[Match
         for include in query.includes:
             if round_number > 0 and not include.iterate:
                 continue
-            for match in ctx.repository.include(frontier, include):
+            for match in ctx.repository.include(frontier, include, access.access_filter(ctx)):
                 if match.key not in seen:
                     seen.add(match.key)
                     new.append(match)
@@ -165,7 +167,7 @@ def _link(
 
 def owner_exists(ctx: Context, owner_type: str, owner_id: str) -> None:
     stored = ctx.repository.read(owner_type, owner_id)
-    if stored is None or stored.deleted:
+    if stored is None or stored.deleted or not access.visible(ctx, stored, current_version=True):
         raise not_found(
             f"{owner_type}/{owner_id} は存在しません / "
             f"resource {owner_type}/{owner_id} is not known"

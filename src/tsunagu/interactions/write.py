@@ -19,8 +19,9 @@ from tsunagu.fhir.outcomes import (
 )
 from tsunagu.fhir.references import relative_to, rewrite
 from tsunagu.fhir.resources import new_id, require_resource
-from tsunagu.interactions import conditional
+from tsunagu.interactions import access, conditional
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse, version_headers
+from tsunagu.interactions.operations import validate
 from tsunagu.interactions.read import require_id
 from tsunagu.storage.repository import Method, StoredResource, WriteSession
 
@@ -40,6 +41,7 @@ def create(
             if found:
                 return _written(ctx, req, found[0], status=200)
         body["id"] = id or new_id()
+        body = access.before_save(ctx, "c", resource_type, body, None)
         stored = session.save(resource_type, body["id"], body, method="POST", previous=None)
     return _written(ctx, req, stored, status=201)
 
@@ -100,6 +102,7 @@ def patch(ctx: Context, req: FhirRequest, resource_type: str, id: str | None) ->
         require_id(id)
         session.lock(f"{resource_type}/{id}")
         current = _existing(session, resource_type, id)
+        access.require_visible(ctx, current, f"{resource_type}/{id}")
         check_if_match(req, current)
         assert current.content is not None
         patched = _apply_patch(current.content, operations)
@@ -112,6 +115,8 @@ def patch(ctx: Context, req: FhirRequest, resource_type: str, id: str | None) ->
                 "パッチで id を変更することはできません / a patch may not change the resource id",
                 expression=(f"{resource_type}.id",),
             )
+        validate.enforce(ctx, body)
+        body = access.before_save(ctx, "u", resource_type, body, current)
         stored = session.save(resource_type, id, body, method="PATCH", previous=current)
     return _written(ctx, req, stored, status=200)
 
@@ -139,6 +144,7 @@ def delete(ctx: Context, req: FhirRequest, resource_type: str, id: str | None) -
             raise not_found(
                 f"{resource_type}/{id} は存在しません / resource {resource_type}/{id} is not known"
             )
+        access.before_delete(ctx, resource_type, current)
         check_if_match(req, current)
         if current.deleted:
             return FhirResponse(204, headers=version_headers(current, ctx.base_url), stored=current)
@@ -161,6 +167,7 @@ def _put(
 ) -> FhirResponse:
     session.lock(f"{resource_type}/{id}")
     current = session.read(resource_type, id)
+    body = access.before_save(ctx, "u", resource_type, body, current)
     check_if_match(req, current)
     stored = session.save(resource_type, id, body, method=method, previous=current)
     created = current is None or current.deleted
@@ -188,6 +195,7 @@ def _resource(ctx: Context, req: FhirRequest, resource_type: str) -> dict[str, A
         req.body, expected_type=resource_type, known=ctx.definitions.resource_types
     )
     result: dict[str, Any] = rewrite(body, relative_to(ctx.base_url))  # a copy, never the input
+    validate.enforce(ctx, result)  # 422 with every issue, before anything is written
     return result
 
 

@@ -20,13 +20,17 @@ from tsunagu.search.parameters import COLUMN_PARAMS, MODULES
 from tsunagu.search.params import date as date_param
 from tsunagu.search.params import token
 from tsunagu.search.params.common import split_escaped
-from tsunagu.search.query import Compartment, Criterion, SearchQuery, SortKey
+from tsunagu.search.query import AccessFilter, Compartment, Criterion, SearchQuery, SortKey
 from tsunagu.search.sql import FALSE, TRUE, Fragment, join
 
 
 class _Aliases:
-    def __init__(self) -> None:
+    """Fresh table aliases for one query, and the caller's access filter that every
+    resource the query looks at (matches, chain targets, `_has` sources) must pass."""
+
+    def __init__(self, access: AccessFilter | None = None) -> None:
         self._n = 0
+        self.access = access
 
     def __call__(self, prefix: str) -> str:
         self._n += 1
@@ -107,9 +111,11 @@ class Selection:
 
 def select(query: SearchQuery, r: str = "r") -> Selection:
     """The driving key set and WHERE clause (without paging) of a query over `resources`."""
-    aliases = _Aliases()
+    aliases = _Aliases(query.access)
     types = tuple(query.resource_types)
     parts: list[Part] = [criterion(aliases, c, r, types) for c in query.criteria]
+    if query.access is not None:
+        parts.append(access_condition(query.access, r, aliases))
     if query.compartment is not None:
         parts.append(_compartment(query.compartment, r))
     candidates = [p for p in parts if isinstance(p, KeySet) and not p.negated]
@@ -252,6 +258,7 @@ def _chain(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet
             f" AND {s}.target_type = {t}.resource_type"
         )
         where = Fragment(f"{s}.param = ? AND {t}.deleted = ?", (crit.param.code, False))
+        where = _visible(aliases, where, t)
         return KeySet(
             tables, s, types, where, rank=inner.rank + 1, table_params=inner.select.params
         )
@@ -270,6 +277,7 @@ def _chain(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet
         f"{s}.param = ? AND {t}.deleted = ? AND ({branches.sql})",
         (crit.param.code, False, *branches.params),
     )
+    where = _visible(aliases, where, t)
     return KeySet(tables, s, types, where, rank=min(_rank(i) for _, i in inners) + 1)
 
 
@@ -287,7 +295,69 @@ def _has(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:
         f"{s}.resource_type = ? AND {s}.param = ? AND {o}.deleted = ?",
         (source_type, ref.code, False),
     ) & _member(inner, o)
+    where = _visible(aliases, where, o)
     return KeySet(tables, t, types, where, rank=_rank(inner) + 1)
+
+
+def _visible(aliases: _Aliases, where: Fragment, alias: str) -> Fragment:
+    """`where`, and the resource `alias` visible to the caller (a hidden resource must not
+    make a chain or `_has` match)."""
+    if aliases.access is None:
+        return where
+    return where & access_condition(aliases.access, alias, aliases)
+
+
+def access_condition(access: AccessFilter, r: str, aliases: _Aliases | None = None) -> Fragment:
+    """The caller may see resource `r` (see `AccessFilter`), as one correlated EXISTS on its
+    `resource_access` row and, for grants, on `access_grants`."""
+    aliases = aliases or _Aliases()
+    a = aliases("a")
+    column = f"{a}.access_class"
+    allowed: list[Fragment] = []
+    if access.open:
+        allowed.append(Fragment(f"{column} IN ({_marks(access.open)})", access.open))
+    if access.facility is not None:
+        owned = access.owned + access.consented + access.related
+        if owned:
+            allowed.append(
+                Fragment(
+                    f"{column} IN ({_marks(owned)}) AND {a}.facility = ?",
+                    (*owned, access.facility),
+                )
+            )
+        for classes, same_category in ((access.consented, True), (access.related, False)):
+            if not classes:
+                continue
+            g = aliases("g")
+            category = f" AND {g}.category = {a}.access_class" if same_category else ""
+            allowed.append(
+                Fragment(
+                    f"{column} IN ({_marks(classes)}) AND EXISTS (SELECT 1 FROM access_grants {g}"
+                    f" WHERE {g}.facility = ? AND {g}.patient = {a}.patient{category}"
+                    f" AND {g}.valid_from <= ? AND ({g}.valid_to IS NULL OR {g}.valid_to > ?)"
+                    f" AND ({g}.subject IS NULL OR {g}.subject = ?))",
+                    (*classes, access.facility, access.at, access.at, access.subject),
+                )
+            )
+    condition = join(allowed, "OR")
+    if access.patient is not None and access.confined:
+        mine = Fragment(f"({a}.patient = ? OR {a}.patient IS NULL)", (access.patient,))
+        if "*" not in access.confined:
+            others = Fragment(
+                f"{a}.resource_type NOT IN ({_marks(access.confined)})", access.confined
+            )
+            mine = join([mine, others], "OR")
+        condition = condition & mine
+    result = Fragment(
+        f"EXISTS (SELECT 1 FROM resource_access {a} WHERE {a}.res_key = {r}.res_key"
+        f" AND ({condition.sql}))",
+        condition.params,
+    )
+    if access.types is None:
+        return result
+    if not access.types:
+        return FALSE
+    return Fragment(f"{r}.resource_type IN ({_marks(access.types)})", access.types) & result
 
 
 def _member(part: Part, alias: str) -> Fragment:

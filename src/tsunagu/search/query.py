@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from tsunagu.fhir.outcomes import FhirError, bad_request
 from tsunagu.search.parameters import COLUMN_PARAMS, IndexedParam, SearchRegistry
@@ -92,6 +93,31 @@ class Compartment:
 
 
 @dataclass(frozen=True)
+class AccessFilter:
+    """Which resources the caller may see, applied inside the SQL of every selection, chain,
+    `_has`, include and count (see `plan.access_condition` and docs/security.md).
+
+    Each resource has an access class, an owner facility and a patient (`resource_access`).
+    A class listed in `open` is visible; in `owned`, when `facility` wrote it; in `consented`,
+    also under a grant for (patient, facility, that category); in `related`, also under any
+    grant for the patient. Grants count when valid at `at` and not for another `subject`.
+    `patient` confines the types in `confined` ("*": all) to that patient's compartment;
+    `types` (None: any) limits the readable resource types.
+    """
+
+    at: datetime
+    facility: str | None
+    subject: str
+    open: tuple[str, ...] = ()
+    owned: tuple[str, ...] = ()
+    consented: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    patient: str | None = None
+    confined: tuple[str, ...] = ()
+    types: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class SearchQuery:
     resource_types: tuple[str, ...]
     criteria: tuple[Criterion, ...] = ()
@@ -102,6 +128,8 @@ class SearchQuery:
     cursor: str | None = None
     ignored: tuple[str, ...] = field(default=())
     compartment: Compartment | None = None
+    # The caller's access filter; None: no access control (--insecure-dev).
+    access: AccessFilter | None = None
 
 
 def parse(

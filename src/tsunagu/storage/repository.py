@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from tsunagu.search.plan import Cursor
-from tsunagu.search.query import Include, SearchQuery
+from tsunagu.search.query import AccessFilter, Include, SearchQuery
+from tsunagu.storage.access import AccessGrant
 
 Method = Literal["POST", "PUT", "PATCH", "DELETE"]
 
@@ -125,8 +126,27 @@ class ResourceRepository(Protocol):
         """How many resources match (for `_total=accurate` and `_summary=count`)."""
         ...
 
-    def include(self, matches: Sequence[Match], include: Include) -> list[Match]:
-        """Resources that `_include` / `_revinclude` add for the given matches."""
+    def include(
+        self, matches: Sequence[Match], include: Include, access: AccessFilter | None = None
+    ) -> list[Match]:
+        """Resources that `_include` / `_revinclude` add for the given matches (only those
+        `access` lets the caller see, when given)."""
+        ...
+
+    def is_visible(self, resource_type: str, id: str, access: AccessFilter) -> bool:
+        """Whether the current version exists, is not deleted and `access` lets the caller
+        see it (the predicate searches apply)."""
+        ...
+
+    def has_grant(
+        self, *, facility: str, subject: str, patient: str, category: str | None, at: datetime
+    ) -> bool:
+        """Whether an access grant (consent, break-glass) valid at `at` lets `facility` (or
+        `subject` there) see `category` (any, when None) of `patient`'s data."""
+        ...
+
+    def add_grants(self, grants: Sequence[AccessGrant]) -> None:
+        """Store access grants (break-glass) in their own transaction."""
         ...
 
     def reindex(

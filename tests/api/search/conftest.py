@@ -69,7 +69,8 @@ def server(
         assert pg is not None
         url = create_database(pg, name)
     try:
-        platform = build_platform(Settings(database_url=url, insecure_dev=True))
+        # Search semantics only: no AuditEvents mixed into system-level results.
+        platform = build_platform(Settings(database_url=url, insecure_dev=True, audit=False))
         with TestClient(create_app(platform)) as client:
             yield SearchServer(backend, client, load(client))
     finally:

@@ -42,7 +42,9 @@ ORG_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 COHORT = "http://tsunagu.example.jp/fhir/CodeSystem/cohort"
 EN_REPRESENTATION = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
-JP_CORE = "http://jpfhir.jp/fhir/core/StructureDefinition/"
+# Profile names for the `_profile` search tests, in a test namespace: the resources are not all
+# JP Core conformant, and a claimed JP Core profile is validated on write.
+JP_CORE = "http://tsunagu.example.jp/fhir/test/StructureDefinition/"
 SOURCE_TOKYO = "http://tokyo-chuo.example.jp/ehr"
 SOURCE_TOKYO_LAB = "http://tokyo-chuo.example.jp/ehr/lab"
 SOURCE_OSAKA = "http://osaka-kita.example.jp/emr"
@@ -84,9 +86,9 @@ def _jp_names(kanji: tuple[str, str], kana: tuple[str, str]) -> list[Resource]:
     return [_name(*kanji, "IDE"), _name(*kana, "SYL")]
 
 
-def _address(state: str, city: str, line: str, postal: str) -> Resource:
+def _address(state: str, city: str, line: str, postal: str, use: str = "home") -> Resource:
     return {
-        "use": "home",
+        "use": use,
         "text": f"〒{postal} {state}{city}{line}",
         "line": [line],
         "city": city,
@@ -134,7 +136,7 @@ ORGANIZATIONS: list[Resource] = [
         "name": "東京中央病院",
         "alias": ["中央病院"],
         "telecom": [{"system": "phone", "value": "03-3210-0000"}],
-        "address": [_address("東京都", "千代田区", "丸の内１－１－１", "100-0005")],
+        "address": [_address("東京都", "千代田区", "丸の内１－１－１", "100-0005", "work")],
     },
     {
         "resourceType": "Organization",
@@ -153,7 +155,7 @@ ORGANIZATIONS: list[Resource] = [
         "active": True,
         "type": [_concept((ORG_TYPE, "prov", "Healthcare Provider"))],
         "name": "大阪北クリニック",
-        "address": [_address("大阪府", "大阪市北区", "梅田３－３－３", "530-0001")],
+        "address": [_address("大阪府", "大阪市北区", "梅田３－３－３", "530-0001", "work")],
     },
     {
         "resourceType": "Organization",

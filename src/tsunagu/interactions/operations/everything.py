@@ -17,7 +17,6 @@ from tsunagu.interactions.search import owner_exists, run
 from tsunagu.search import query as search_query
 from tsunagu.search.query import Compartment
 
-NAME = "everything"
 DEFINITION: dict[str, Any] = {
     "resourceType": "OperationDefinition",
     "id": "Patient-everything",
@@ -49,7 +48,11 @@ def everything(ctx: Context, req: FhirRequest, resource_type: str, id: str) -> F
                 code="not-supported",
             )
     members = ctx.definitions.compartments.get(resource_type, {})
-    types = sorted({t for t, params in members.items() if params} | {resource_type})
+    # The audit trail is in the compartment but is not the patient's record: it has its own
+    # view (AuditEvent?patient=), and including it would grow with every $everything call.
+    types = sorted(
+        {t for t, params in members.items() if params and t != "AuditEvent"} | {resource_type}
+    )
     wanted = req.param("_type")
     if wanted:
         types = sorted({t for t in wanted.split(",") if t} & set(types))

@@ -15,7 +15,6 @@ from tsunagu.search import query as search_query
 from tsunagu.search.custom import parameter_from_resource
 from tsunagu.search.definitions_check import check_parameter
 
-NAME = "reindex"
 DEFINITION: dict[str, Any] = {
     "resourceType": "OperationDefinition",
     "id": "tsunagu-reindex",

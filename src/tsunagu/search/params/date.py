@@ -79,7 +79,10 @@ def search_period(spec: ParamSpec, raw: str) -> tuple[str, Period]:
 
 # prefix -> condition on the stored range [low, high) against the search range [start, end).
 _CONDITIONS: dict[str, Callable[[str, Period], Fragment]] = {
-    "eq": lambda a, p: Fragment(f"{a}.low >= ? AND {a}.high <= ?", (p.start, p.end)),
+    # `low < end` follows from the others (ranges are never empty) but bounds the index scan.
+    "eq": lambda a, p: Fragment(
+        f"{a}.low >= ? AND {a}.low < ? AND {a}.high <= ?", (p.start, p.end, p.end)
+    ),
     "ne": lambda a, p: Fragment(f"NOT ({a}.low >= ? AND {a}.high <= ?)", (p.start, p.end)),
     "gt": lambda a, p: Fragment(f"{a}.high > ?", (p.end,)),
     "lt": lambda a, p: Fragment(f"{a}.low < ?", (p.start,)),

@@ -14,11 +14,14 @@ from typing import Any
 
 from tsunagu.search.index import TABLES, index_resource
 from tsunagu.search.parameters import MODULES, SearchRegistry
+from tsunagu.storage.access import describe
 from tsunagu.storage.repository import StoredResource
+from tsunagu.storage.sql.access_grants import rewrite_consent_grants, write_access_rows
 from tsunagu.storage.sql.dialect import Connection, Dialect
 
 _COLUMNS = {module.TABLE: module.COLUMNS for module in MODULES.values()}
 _DATE_TABLE = MODULES["date"].TABLE
+_REFERENCE_TABLE = MODULES["reference"].TABLE
 _CHUNK = 200  # rows per multi-row statement (well under both databases' parameter limits)
 
 
@@ -83,15 +86,29 @@ def write_versions(
     replaced = [keys[(p.stored.resource_type, p.stored.id)] for p in pending if p.replaces]
     delete_index_rows(d, conn, replaced)
     by_table: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
+    access_rows: list[tuple[int, str, str, str | None, str | None]] = []
     for p in pending:
+        res_key = keys[(p.stored.resource_type, p.stored.id)]
+        if p.stored.resource_type == "Consent":  # its grants follow its current version
+            rewrite_consent_grants(d, conn, res_key, p.stored.content)
         if p.stored.content is None:
             continue
-        res_key = keys[(p.stored.resource_type, p.stored.id)]
-        for table, rows in index_resource(p.stored.content, registry).items():
+        indexed = index_resource(p.stored.content, registry)
+        for table, rows in indexed.items():
             by_table[table].extend((res_key, p.stored.resource_type, *row) for row in rows)
+        access_rows.append(access_row(res_key, p.stored.content, registry, indexed))
     for table, rows in by_table.items():
         if rows:
             insert_index_rows(d, conn, table, rows)
+    write_access_rows(d, conn, access_rows)
+
+
+def access_row(
+    res_key: int, content: dict[str, Any], registry: SearchRegistry, indexed: dict[str, Any]
+) -> tuple[int, str, str, str | None, str | None]:
+    """The `resource_access` row of a version (see storage.access.describe)."""
+    facts = describe(content, registry, indexed.get(_REFERENCE_TABLE))
+    return (res_key, facts.resource_type, facts.access_class.value, facts.facility, facts.patient)
 
 
 def delete_index_rows(d: Dialect, conn: Connection, res_keys: Sequence[int]) -> None:

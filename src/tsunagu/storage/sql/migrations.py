@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tsunagu.storage.sql import schema_access, schema_audit, schema_auth, schema_identity
+from tsunagu.storage.sql import schema_access, schema_audit, schema_auth
 from tsunagu.storage.sql.dialect import Dialect
 
 
@@ -104,7 +104,6 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (3, "OAuth2 clients, signing keys, patient credentials", schema_auth.STATEMENTS),
     (4, "consent and break-glass access grants", schema_access.STATEMENTS),
     (5, "tamper-evident audit chain", schema_audit.STATEMENTS),
-    (6, "eligibility and disaster mode", schema_identity.STATEMENTS),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -10,7 +10,8 @@ from typing import Any
 from tsunagu.search.index import index_resource
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.plan import Cursor
-from tsunagu.search.query import Include, SearchQuery
+from tsunagu.search.query import AccessFilter, Include, SearchQuery
+from tsunagu.storage.access import AccessGrant
 from tsunagu.storage.repository import (
     HistoryEntry,
     HistoryQuery,
@@ -18,10 +19,11 @@ from tsunagu.storage.repository import (
     Method,
     StoredResource,
 )
-from tsunagu.storage.sql import searching
+from tsunagu.storage.sql import access_grants, searching
 from tsunagu.storage.sql.dialect import Connection, Dialect
 from tsunagu.storage.sql.indexing import (
     PendingVersion,
+    access_row,
     delete_index_rows,
     insert_index_rows,
     write_versions,
@@ -74,9 +76,33 @@ class SqlRepository:
         with self.dialect.reader() as conn:
             return searching.count(self.dialect, conn, query)
 
-    def include(self, matches: Sequence[Match], include: Include) -> list[Match]:
+    def include(
+        self, matches: Sequence[Match], include: Include, access: AccessFilter | None = None
+    ) -> list[Match]:
         with self.dialect.reader() as conn:
-            return searching.include(self.dialect, conn, matches, include)
+            return searching.include(self.dialect, conn, matches, include, access)
+
+    def is_visible(self, resource_type: str, id: str, access: AccessFilter) -> bool:
+        with self.dialect.reader() as conn:
+            return searching.visible(self.dialect, conn, resource_type, id, access)
+
+    def has_grant(
+        self, *, facility: str, subject: str, patient: str, category: str | None, at: datetime
+    ) -> bool:
+        with self.dialect.reader() as conn:
+            return access_grants.has_grant(
+                self.dialect,
+                conn,
+                facility=facility,
+                subject=subject,
+                patient=patient,
+                category=category,
+                at=at,
+            )
+
+    def add_grants(self, grants: Sequence[AccessGrant]) -> None:
+        with self.dialect.writer() as conn:
+            access_grants.add_grants(self.dialect, conn, grants)
 
     def count(self, resource_type: str | None = None) -> int:
         sql = "SELECT COUNT(*) FROM resources WHERE deleted = ?"
@@ -121,6 +147,7 @@ class SqlRepository:
                 keys = [int(row[0]) for row in rows]
                 delete_index_rows(d, conn, keys)
                 by_table: dict[str, list[tuple[Any, ...]]] = {}
+                access_rows = []
                 for res_key, content in rows:
                     resource = d.decode_json(content)
                     indexed = index_resource(resource, self.registry)
@@ -128,9 +155,11 @@ class SqlRepository:
                         by_table.setdefault(table, []).extend(
                             (int(res_key), resource["resourceType"], *row) for row in table_rows
                         )
+                    access_rows.append(access_row(int(res_key), resource, self.registry, indexed))
                 for table, table_rows in by_table.items():
                     if table_rows:
                         insert_index_rows(d, conn, table, table_rows)
+                access_grants.write_access_rows(d, conn, access_rows)
             if not rows:
                 return done
             done += len(rows)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from tsunagu.search.plan import Cursor, count_query, page_query
-from tsunagu.search.query import Include, SearchQuery
+from tsunagu.search.plan import Cursor, access_condition, count_query, page_query
+from tsunagu.search.query import AccessFilter, Include, SearchQuery
 from tsunagu.search.sql import Fragment
 from tsunagu.storage.repository import Match, StoredResource
 from tsunagu.storage.sql.dialect import Connection, Dialect
@@ -34,8 +34,15 @@ def count(d: Dialect, conn: Connection, query: SearchQuery) -> int:
 _SELECT = "SELECT r.res_key, r.resource_type, r.id, r.version, r.last_updated, h.method, h.content"
 
 
-def include(d: Dialect, conn: Connection, matches: Sequence[Match], inc: Include) -> list[Match]:
-    """The resources an include adds (current, not deleted), in key order."""
+def include(
+    d: Dialect,
+    conn: Connection,
+    matches: Sequence[Match],
+    inc: Include,
+    access: AccessFilter | None = None,
+) -> list[Match]:
+    """The resources an include adds (current, not deleted, visible under `access`), in key
+    order."""
     if inc.reverse:  # the matches are the targets; any may be referred to
         sources = [m for m in matches if inc.target_type in (None, m.resource.resource_type)]
     else:
@@ -67,6 +74,10 @@ def include(d: Dialect, conn: Connection, matches: Sequence[Match], inc: Include
         params.append(inc.target_type)
     clauses.append("r.deleted = ?")
     params.append(False)
+    if access is not None:
+        visible = access_condition(access, "r")
+        clauses.append(visible.sql)
+        params += visible.params
     sql = (
         f"{_SELECT} FROM search_reference s {join} JOIN resource_history h ON h.seq = r.seq"
         f" WHERE {' AND '.join(clauses)} ORDER BY r.res_key LIMIT ?"
@@ -79,6 +90,19 @@ def include(d: Dialect, conn: Connection, matches: Sequence[Match], inc: Include
             seen.add(row[0])
             result.append(_match(d, row, 0))
     return result
+
+
+def visible(
+    d: Dialect, conn: Connection, resource_type: str, id: str, access: AccessFilter
+) -> bool:
+    """Whether the current version of a resource exists, is not deleted, and passes `access`
+    (the same predicate searches apply)."""
+    condition = access_condition(access, "r")
+    sql = (
+        "SELECT 1 FROM resources r WHERE r.resource_type = ? AND r.id = ? AND r.deleted = ?"
+        f" AND {condition.sql}"
+    )
+    return bool(execute(d, conn, Fragment(sql, (resource_type, id, False, *condition.params))))
 
 
 def _match(d: Dialect, row: Any, sort_count: int) -> Match:

@@ -1,0 +1,339 @@
+"""`python -m bench --suite security`: what authentication, consent and audit cost.
+
+Read by id and search throughput over HTTP, `--clients` concurrent clients, against four
+servers on the same database, one after the other:
+
+* **baseline**: `--insecure-dev` with audit off (`TSUNAGU_AUDIT=false`): no security at all;
+* **dev + audit**: `--insecure-dev` as shipped (every request audited, anonymous agent);
+* **secure**: authentication on, a physician's token, consent checks, audit (the product);
+* **secure, waiting**: the same with `TSUNAGU_AUDIT_WAIT=true` (reads answer only once their
+  AuditEvents are committed: the durability trade-off of docs/audit.md).
+
+Each figure is printed with its ratio to the baseline; the issue's target is secure ÷
+baseline ≥ 0.75 (at most 25% slower). The population belongs to the physician's facility, so
+every request is allowed and does the same work in every mode. After the secure run the
+audit chain must verify and have grown by at least one event per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.measure import Run, run_concurrent
+from bench.pg import BenchPostgres, free_port, start_durable_postgres
+from tsunagu.bootstrap import Platform, build_platform
+from tsunagu.security.principal import Role
+from tsunagu.security.tokens import Grant
+from tsunagu.settings import Settings
+
+RESULTS_DIR = Path(__file__).parent / "results"
+FACILITY = "1318814790"
+FACILITY_TAG = "http://tsunagu.jp/fhir/CodeSystem/facility"
+WORKERS = {"sqlite": 1, "postgresql": 2}
+TARGET_RATIO = 0.75
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    secure: bool
+    env: dict[str, str]
+
+
+MODES = (
+    Mode("baseline (insecure-dev, no audit)", False, {"TSUNAGU_AUDIT": "false"}),
+    Mode("dev + audit", False, {}),
+    Mode("secure: auth + consent + audit", True, {}),
+    Mode("secure, reads wait for their audit", True, {"TSUNAGU_AUDIT_WAIT": "true"}),
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    backends: tuple[str, ...]
+    patients: int
+    requests: int
+    clients: int
+    seed: int
+
+
+def parse(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench --suite security")
+    parser.add_argument("--suite", choices=["security"], default="security")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    parser.add_argument("--patients", type=int, help="patients, 4 Observations each (2,000)")
+    parser.add_argument("--requests", type=int, help="timed requests per workload (4,000)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    parser.add_argument("--seed", type=int, default=20240401)
+    args = parser.parse_args(argv)
+    quick = bool(args.quick)
+    return Options(
+        backends=("sqlite", "postgresql") if args.backend == "both" else (args.backend,),
+        patients=args.patients or (300 if quick else 2_000),
+        requests=args.requests or (600 if quick else 4_000),
+        clients=args.clients,
+        seed=args.seed,
+    )
+
+
+def main(argv: list[str]) -> int:
+    options = parse(argv)
+    console = Console(record=True, width=140)
+    workdir = Path(tempfile.mkdtemp(prefix="tsunagu-bench-security-"))
+    started = time.perf_counter()
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    try:
+        for backend in options.backends:
+            results[backend] = _run_backend(backend, options, workdir, console)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    passed = _render(console, results)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"security-{'-'.join(options.backends)}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "options": options.__dict__,
+                "results": results,
+                "seconds": time.perf_counter() - started,
+            },
+            indent=2,
+            default=list,
+        )
+    )
+    console.print(f"total {(time.perf_counter() - started) / 60:.1f} min; results in {path}")
+    return 0 if passed else 1
+
+
+def _run_backend(
+    backend: str, options: Options, workdir: Path, console: Console
+) -> dict[str, dict[str, Any]]:
+    console.rule(f"[bold]security: {backend}")
+    pg: BenchPostgres | None = None
+    if backend == "sqlite":
+        url = f"sqlite:///{workdir / 'security.db'}"
+    else:
+        pg = start_durable_postgres()
+        url = pg.url
+    try:
+        ids = _load(url, options)
+        console.print(f"loaded {len(ids):,} patients with 4 Observations each")
+        rng = random.Random(options.seed)
+        reads = [f"Patient/{rng.choice(ids)}" for _ in range(options.requests)]
+        searches = [f"Observation?patient={rng.choice(ids)}" for _ in range(options.requests)]
+        figures: dict[str, dict[str, Any]] = {}
+        for mode in MODES:
+            with _server(url, backend, mode, workdir) as base:
+                headers = _headers(url, base) if mode.secure else {}
+                before = _links(url)
+                _measure(base, headers, reads[:50], options.clients)  # warm up
+                read = _measure(base, headers, reads, options.clients)
+                search = _measure(base, headers, searches, options.clients)
+                grown = _links(url) - before
+            figures[mode.name] = {
+                "read_per_second": round(read.rate, 1),
+                "search_per_second": round(search.rate, 1),
+                "read_p50_ms": round(read.percentile(0.5), 2),
+                "search_p50_ms": round(search.percentile(0.5), 2),
+                "audit_events": grown,
+            }
+            console.print(
+                f"{mode.name}: read {read.rate:,.0f}/s, search {search.rate:,.0f}/s, "
+                f"{grown:,} AuditEvents"
+            )
+            if mode.secure and grown < 2 * options.requests:
+                raise RuntimeError(f"{mode.name}: only {grown} AuditEvents for the requests")
+        _check_chain(url)
+        return figures
+    finally:
+        if pg is not None:
+            pg.stop()
+
+
+def _load(url: str, options: Options) -> list[str]:
+    """Patients of the benchmark facility, each with four Observations (no audit)."""
+    platform = build_platform(Settings(database_url=url, insecure_dev=True, audit=False))
+    tag = {"tag": [{"system": FACILITY_TAG, "code": FACILITY}]}
+    ids = [f"sec-{n:06d}" for n in range(options.patients)]
+    try:
+        for start in range(0, len(ids), 500):
+            with platform.repository.session() as session:
+                for pid in ids[start : start + 500]:
+                    body = {
+                        "resourceType": "Patient",
+                        "id": pid,
+                        "meta": tag,
+                        "name": [{"family": "山田", "given": ["太郎"]}],
+                        "birthDate": "1970-04-01",
+                    }
+                    session.save("Patient", pid, body, method="PUT", previous=None)
+                    for k in range(4):
+                        oid = f"{pid}-o{k}"
+                        observation = {
+                            "resourceType": "Observation",
+                            "id": oid,
+                            "meta": tag,
+                            "status": "final",
+                            "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
+                            "subject": {"reference": f"Patient/{pid}"},
+                            "valueQuantity": {"value": 36.5 + k / 10, "unit": "Cel"},
+                        }
+                        session.save("Observation", oid, observation, method="PUT", previous=None)
+    finally:
+        platform.close()
+    return ids
+
+
+def _headers(url: str, base: str) -> dict[str, str]:
+    """A physician's token of the benchmark facility, for the server at `base`."""
+    platform = _platform(url)
+    try:
+        grant = Grant(
+            subject="bench-physician",
+            role=Role.PHYSICIAN,
+            client_id="bench",
+            facility=FACILITY,
+            patient=None,
+            scopes=("user/*.rs",),
+            lifetime=timedelta(hours=2),
+        )
+        return {"authorization": f"Bearer {platform.mint_token(grant, base)}"}
+    finally:
+        platform.close()
+
+
+def _platform(url: str) -> Platform:
+    return build_platform(Settings(database_url=url, insecure_dev=True, audit=False))
+
+
+def _links(url: str) -> int:
+    platform = build_platform(Settings(database_url=url))
+    try:
+        assert platform.audit_trail is not None
+        return platform.audit_trail.verify().head_seq
+    finally:
+        platform.close()
+
+
+def _check_chain(url: str) -> None:
+    platform = build_platform(Settings(database_url=url))
+    try:
+        assert platform.audit_trail is not None
+        report = platform.audit_trail.verify()
+        if not report.ok:
+            raise RuntimeError(f"the audit chain does not verify: {report.first_break}")
+    finally:
+        platform.close()
+
+
+def _measure(base: str, headers: dict[str, str], paths: list[str], clients: int) -> Run:
+    @contextmanager
+    def worker() -> Iterator[Any]:
+        with httpx.Client(base_url=base + "/", headers=headers, timeout=60.0) as client:
+
+            def call(path: str) -> int:
+                response = client.get(path)
+                if response.status_code != 200:
+                    raise RuntimeError(f"GET {path.split('?')[0]}: HTTP {response.status_code}")
+                return 1
+
+            yield call
+
+    return run_concurrent(paths, clients, worker)
+
+
+@contextmanager
+def _server(url: str, backend: str, mode: Mode, workdir: Path) -> Iterator[str]:
+    """`tsunagu serve` in the mode, on a free port; yields the FHIR base URL."""
+    port = free_port()
+    argv = [sys.executable, "-m", "tsunagu", "serve", "--database", url, "--port", str(port)]
+    argv += ["--workers", str(WORKERS[backend])]
+    if not mode.secure:
+        argv.append("--insecure-dev")
+    log = (workdir / "server.log").open("ab")
+    env = {**os.environ, **mode.env, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+    )
+    base = f"http://127.0.0.1:{port}/fhir"
+    try:
+        _wait_ready(process, base)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)  # a clean shutdown flushes the audit writer
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], base: str) -> None:
+    deadline = time.monotonic() + 120
+    with httpx.Client(timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("tsunagu serve exited; see the server log")
+            try:
+                if client.get(f"{base}/metadata").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+    raise RuntimeError("tsunagu serve did not become ready")
+
+
+def _render(console: Console, results: dict[str, dict[str, dict[str, Any]]]) -> bool:
+    passed = True
+    for backend, figures in results.items():
+        baseline = figures[MODES[0].name]
+        table = Table(title=f"Security overhead, {backend} (HTTP, ratio to the baseline)")
+        for column in ("mode", "read/s", "ratio", "search/s", "ratio", "AuditEvents"):
+            table.add_column(column, justify="left" if column == "mode" else "right")
+        for mode in MODES:
+            f = figures[mode.name]
+            read_ratio = f["read_per_second"] / max(baseline["read_per_second"], 1e-9)
+            search_ratio = f["search_per_second"] / max(baseline["search_per_second"], 1e-9)
+            f["read_ratio"], f["search_ratio"] = round(read_ratio, 3), round(search_ratio, 3)
+            table.add_row(
+                mode.name,
+                f"{f['read_per_second']:,.0f}",
+                f"{read_ratio:.2f}",
+                f"{f['search_per_second']:,.0f}",
+                f"{search_ratio:.2f}",
+                f"{f['audit_events']:,}",
+            )
+        console.print(table)
+        secure = figures[MODES[2].name]
+        for kind in ("read", "search"):
+            ok = secure[f"{kind}_ratio"] >= TARGET_RATIO
+            passed = passed and ok
+            verdict = "[green]PASS[/]" if ok else "[red]MISS[/]"
+            console.print(
+                f"  {backend}: {verdict} secure {kind} throughput ≥ {TARGET_RATIO:.0%} of "
+                f"insecure-dev ({secure[f'{kind}_ratio']:.2f})"
+            )
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    console.print(f"measured {stamp}")
+    return passed
