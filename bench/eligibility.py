@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.measure import Run, run_sequential
-from bench.pg import BenchPostgres, start_durable_postgres
+from bench.options import (
+    backend_database,
+    chosen_backends,
+    run_backends,
+    save_results,
+    suite_parser,
+)
 from bench.workloads import load_in_chunks, progress_bar, settle
 from tsunagu.bootstrap import Platform, build_platform
 from tsunagu.identity.coverage import CoverageFacts, coverage_resource
@@ -41,7 +45,6 @@ from tsunagu.interactions.context import FhirRequest
 from tsunagu.interactions.router import dispatch
 from tsunagu.settings import Settings
 
-RESULTS_DIR = Path(__file__).parent / "results"
 TARGET_P99_MS = 10.0
 TODAY = date(2025, 6, 1)
 FACILITY = "1318814790"
@@ -175,14 +178,7 @@ def _time(platform: Platform, jobs: list[dict[str, Any]]) -> tuple[Run, dict[str
 def run_backend(
     backend: str, args: argparse.Namespace, workdir: Path, console: Console
 ) -> dict[str, Any]:
-    server: BenchPostgres | None = None
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / 'eligibility.db'}"
-    else:
-        console.print("starting a durable PostgreSQL (fsync on, on disk)...")
-        server = start_durable_postgres()
-        url = server.url
-    try:
+    with backend_database(backend, workdir, "eligibility", console) as url:
         platform = build_platform(Settings(database_url=url, pool_size=6, insecure_dev=True))
         try:
             people = population(args.seed, args.insured)
@@ -203,9 +199,6 @@ def run_backend(
             proposing, _ = _time(platform, with_consent)
         finally:
             platform.close()
-    finally:
-        if server is not None:
-            server.stop()
     return {
         "backend": backend,
         "insured": len(people),
@@ -226,14 +219,10 @@ def _figures(run: Run) -> dict[str, float]:
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench --suite eligibility")
-    parser.add_argument("--suite", choices=["eligibility"], default="eligibility")
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--quick", action="store_true", help="10,000 insured, 500 checks")
+    parser = suite_parser("eligibility", quick="10,000 insured, 500 checks")
     parser.add_argument("--insured", type=int, help="insured persons (100,000)")
     parser.add_argument("--checks", type=int, help="timed checks per backend (2,000)")
     parser.add_argument("--chunk", type=int, default=5000, help="resources per load session")
-    parser.add_argument("--seed", type=int, default=20240401)
     args = parser.parse_args(argv)
     args.insured = args.insured or (10_000 if args.quick else 100_000)
     args.checks = args.checks or (500 if args.quick else 2_000)
@@ -243,17 +232,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse(argv)
     console = Console(record=True)
-    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
-    workdir = Path(tempfile.mkdtemp(prefix="tsunagu-bench-eligibility-"))
+    backends = chosen_backends(args.backend)
     started = time.perf_counter()
     console.print(
         f"[bold]eligibility[/]: {args.insured:,} insured, {args.checks:,} checks; "
         f"backends {', '.join(backends)}"
     )
-    try:
-        results = [run_backend(b, args, workdir, console) for b in backends]
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    results = run_backends(
+        "eligibility",
+        backends,
+        lambda b, workdir: run_backend(b, args, workdir, console),
+    )
     table = Table(title=f"Coverage/$eligibility, in-process, {args.insured:,} insured")
     for column in ("backend", "checks", "p50 ms", "p99 ms", "checks/s", "codes"):
         table.add_column(column)
@@ -277,11 +266,6 @@ def main(argv: list[str]) -> int:
             f"(at {result['insured']:,} insured; the issue's target is at 1,000,000)"
         )
     seconds = time.perf_counter() - started
-    RESULTS_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS_DIR / f"eligibility-{'quick' if args.quick else 'full'}-{stamp}.json"
-    path.write_text(
-        json.dumps({"args": vars(args), "results": results, "seconds": seconds}, indent=2)
-    )
+    path = save_results("eligibility", args, results, seconds)
     console.print(f"total {seconds / 60:.1f} min; results in {path}")
     return 0

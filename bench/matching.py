@@ -19,14 +19,11 @@ is 50,000; `--quick`: 5,000 patients and 300 queries, about two minutes).
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +31,14 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.measure import Run, run_sequential
-from bench.pg import BenchPostgres, start_durable_postgres
-from bench.workloads import load_in_chunks, progress_bar
+from bench.options import (
+    backend_database,
+    chosen_backends,
+    run_backends,
+    save_results,
+    suite_parser,
+)
+from bench.workloads import load_in_chunks, progress_bar, settle
 from tsunagu.bootstrap import Platform, build_platform
 from tsunagu.identity.dates import to_wareki
 from tsunagu.identity.matching import Person
@@ -45,7 +48,6 @@ from tsunagu.interactions.context import FhirRequest
 from tsunagu.interactions.router import dispatch
 from tsunagu.settings import Settings
 
-RESULTS_DIR = Path(__file__).parent / "results"
 TARGET_PRECISION = 0.99
 TARGET_RECALL = 0.95
 TARGET_P99_MS = 50.0
@@ -216,14 +218,7 @@ def score_outcomes(outcomes: list[tuple[Query, list[tuple[str, str]]]]) -> dict[
 def run_backend(
     backend: str, args: argparse.Namespace, workdir: Path, console: Console
 ) -> dict[str, Any]:
-    server: BenchPostgres | None = None
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / 'matching.db'}"
-    else:
-        console.print("starting a durable PostgreSQL (fsync on, on disk)...")
-        server = start_durable_postgres()
-        url = server.url
-    try:
+    with backend_database(backend, workdir, "matching", console) as url:
         settings = Settings(database_url=url, pool_size=6, insecure_dev=True, validation=False)
         platform = build_platform(settings)
         try:
@@ -233,6 +228,7 @@ def run_backend(
             console.print(
                 f"{backend}: loaded {len(people):,} patients at {loaded.rate:,.0f} patients/s"
             )
+            settle(url)  # statistics and visibility maps, as after any bulk load
             stored = [demographics(p) for p in people]
             ids = [p.id for p in people]
             warm = make_queries(args.seed + 7, stored, ids, min(50, args.queries))
@@ -242,9 +238,6 @@ def run_backend(
             )
         finally:
             platform.close()
-    finally:
-        if server is not None:
-            server.stop()
     return {
         "backend": backend,
         "patients": len(people),
@@ -257,14 +250,10 @@ def run_backend(
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench --suite matching")
-    parser.add_argument("--suite", choices=["matching"], default="matching")
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--quick", action="store_true", help="5,000 patients, 300 queries")
+    parser = suite_parser("matching", quick="5,000 patients, 300 queries")
     parser.add_argument("--patients", type=int, help="patients stored (50,000)")
     parser.add_argument("--queries", type=int, help="timed $match queries per backend (1,000)")
     parser.add_argument("--chunk", type=int, default=2000, help="resources per load session")
-    parser.add_argument("--seed", type=int, default=20240401)
     args = parser.parse_args(argv)
     args.patients = args.patients or (5_000 if args.quick else 50_000)
     args.queries = args.queries or (300 if args.quick else 1_000)
@@ -274,17 +263,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse(argv)
     console = Console(record=True, width=120)
-    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
-    workdir = Path(tempfile.mkdtemp(prefix="tsunagu-bench-matching-"))
+    backends = chosen_backends(args.backend)
     started = time.perf_counter()
     console.print(
         f"[bold]matching[/]: {args.patients:,} patients, {args.queries:,} queries; "
         f"backends {', '.join(backends)}"
     )
-    try:
-        results = [run_backend(b, args, workdir, console) for b in backends]
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    results = run_backends(
+        "matching", backends, lambda b, workdir: run_backend(b, args, workdir, console)
+    )
     table = Table(title=f"Patient/$match, in-process, {args.patients:,} patients")
     for column in (
         "backend", "queries", "precision c+p", "recall c+p", "precision certain", "rank 1",
@@ -329,11 +316,6 @@ def main(argv: list[str]) -> int:
             f"{TARGET_P99_MS} ms (at {r['patients']:,} patients; the target is at 1,000,000)"
         )
     seconds = time.perf_counter() - started
-    RESULTS_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS_DIR / f"matching-{'quick' if args.quick else 'full'}-{stamp}.json"
-    path.write_text(
-        json.dumps({"args": vars(args), "results": results, "seconds": seconds}, indent=2)
-    )
+    path = save_results("matching", args, results, seconds)
     console.print(f"total {seconds / 60:.1f} min; results in {path}")
     return 0

@@ -17,15 +17,12 @@ audit chain must verify and have grown by at least one event per request.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,7 +36,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.measure import Run, run_concurrent
-from bench.pg import BenchPostgres, free_port, start_durable_postgres
+from bench.options import backend_database, chosen_backends, run_backends, suite_parser
+from bench.pg import free_port
 from tsunagu.bootstrap import Platform, build_platform
 from tsunagu.security.principal import Role
 from tsunagu.security.tokens import Grant
@@ -77,18 +75,14 @@ class Options:
 
 
 def parse(argv: list[str]) -> Options:
-    parser = argparse.ArgumentParser(prog="python -m bench --suite security")
-    parser.add_argument("--suite", choices=["security"], default="security")
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    parser = suite_parser("security", quick="small sizes (about a minute)")
     parser.add_argument("--patients", type=int, help="patients, 4 Observations each (2,000)")
     parser.add_argument("--requests", type=int, help="timed requests per workload (4,000)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
-    parser.add_argument("--seed", type=int, default=20240401)
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     return Options(
-        backends=("sqlite", "postgresql") if args.backend == "both" else (args.backend,),
+        backends=chosen_backends(args.backend),
         patients=args.patients or (300 if quick else 2_000),
         requests=args.requests or (600 if quick else 4_000),
         clients=args.clients,
@@ -99,14 +93,11 @@ def parse(argv: list[str]) -> Options:
 def main(argv: list[str]) -> int:
     options = parse(argv)
     console = Console(record=True, width=140)
-    workdir = Path(tempfile.mkdtemp(prefix="tsunagu-bench-security-"))
     started = time.perf_counter()
-    results: dict[str, dict[str, dict[str, Any]]] = {}
-    try:
-        for backend in options.backends:
-            results[backend] = _run_backend(backend, options, workdir, console)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    runs = run_backends(
+        "security", options.backends, lambda b, workdir: _run_backend(b, options, workdir, console)
+    )
+    results = dict(zip(options.backends, runs, strict=True))
     passed = _render(console, results)
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"security-{'-'.join(options.backends)}.json"
@@ -129,13 +120,7 @@ def _run_backend(
     backend: str, options: Options, workdir: Path, console: Console
 ) -> dict[str, dict[str, Any]]:
     console.rule(f"[bold]security: {backend}")
-    pg: BenchPostgres | None = None
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / 'security.db'}"
-    else:
-        pg = start_durable_postgres()
-        url = pg.url
-    try:
+    with backend_database(backend, workdir, "security") as url:
         ids = _load(url, options)
         console.print(f"loaded {len(ids):,} patients with 4 Observations each")
         rng = random.Random(options.seed)
@@ -165,9 +150,6 @@ def _run_backend(
                 raise RuntimeError(f"{mode.name}: only {grown} AuditEvents for the requests")
         _check_chain(url)
         return figures
-    finally:
-        if pg is not None:
-            pg.stop()
 
 
 def _load(url: str, options: Options) -> list[str]:

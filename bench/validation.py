@@ -27,6 +27,7 @@ from rich.table import Table
 from bench.measure import Run, cpu_meter, quiet_gc
 from bench.workloads import BenchError
 from tsunagu.bootstrap import build_platform, build_validator
+from tsunagu.identity.synthetic.clinical import condition_status, disease_code, lab_category
 from tsunagu.interactions.context import Context, FhirRequest
 from tsunagu.interactions.router import dispatch
 from tsunagu.settings import Settings
@@ -160,42 +161,8 @@ def condition(rng: random.Random) -> Json:
         "contained": [_encounter()],
         "extension": _extensions(),
         **_common(rng, "cond"),
-        "clinicalStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                    "code": "active",
-                }
-            ]
-        },
-        "verificationStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                    "code": "confirmed",
-                }
-            ]
-        },
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                        "code": "encounter-diagnosis",
-                    }
-                ]
-            }
-        ],
-        "code": {
-            "coding": [
-                {
-                    "system": "http://medis.or.jp/CodeSystem/master-disease-keyNumber",
-                    "code": code,
-                    "display": name,
-                }
-            ],
-            "text": name,
-        },
+        **condition_status("encounter-diagnosis"),
+        "code": disease_code(code, name),
         "encounter": {"reference": "#enc"},
         "onsetDateTime": _day(rng),
     }
@@ -213,16 +180,7 @@ def observation(rng: random.Random) -> Json:
         "extension": _extensions(),
         **_common(rng, "obs"),
         "status": "final",
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS",
-                        "code": "laboratory",
-                    }
-                ]
-            }
-        ],
+        "category": lab_category(),
         "code": {
             "coding": [{"system": CORE_LABO, "code": code, "display": display}],
             "text": display,

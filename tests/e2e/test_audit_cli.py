@@ -7,29 +7,17 @@ row was changed in SQL, and a patient's access history.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from starlette.testclient import TestClient
 
+from tests.e2e.cli import run_tsunagu
 from tsunagu.bootstrap import build_platform
 from tsunagu.http.app import create_app
 from tsunagu.settings import Settings
 from tsunagu.storage.sql.repository import SqlRepository
 
 FHIR_JSON = {"content-type": "application/fhir+json"}
-
-
-def _tsunagu(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tsunagu", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_verify_and_list(tmp_path: Path) -> None:
@@ -42,14 +30,14 @@ def test_verify_and_list(tmp_path: Path) -> None:
             client.get(f"/fhir/Patient/{pid}")
         client.get("/fhir/Patient?name=山田")
 
-    listed = _tsunagu("audit", "list", "--patient", pid, "--database", database, cwd=tmp_path)
+    listed = run_tsunagu("audit", "list", "--patient", pid, "--database", database, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert "5 events" in listed.stdout
     assert listed.stdout.count("read") == 3
     assert "create" in listed.stdout
     assert "search-type" in listed.stdout
 
-    intact = _tsunagu("audit", "verify", "--database", database, cwd=tmp_path)
+    intact = run_tsunagu("audit", "verify", "--database", database, cwd=tmp_path)
     assert intact.returncode == 0, intact.stderr
     assert intact.stdout.startswith("OK: 5 links verified")  # the CLI itself is not audited
 
@@ -59,7 +47,7 @@ def test_verify_and_list(tmp_path: Path) -> None:
     with repository.dialect.writer() as conn:
         conn.execute("UPDATE audit_chain SET hash = ? WHERE seq = 4", ("0" * 64,))
     platform.close()
-    broken = _tsunagu("audit", "verify", "--database", database, cwd=tmp_path)
+    broken = run_tsunagu("audit", "verify", "--database", database, cwd=tmp_path)
     assert broken.returncode == 1
     assert "BROKEN at link 4" in broken.stderr
     assert "Traceback" not in broken.stderr

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-
-def _tsunagu(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tsunagu", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+from tests.e2e.cli import run_tsunagu
 
 
 def test_demo_data_info_load_and_reindex(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path}/cli.db"
-    first = _tsunagu("demo-data", "--database", database, cwd=tmp_path)
+    first = run_tsunagu("demo-data", "--database", database, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    again = _tsunagu("demo-data", "--database", database, cwd=tmp_path)
+    again = run_tsunagu("demo-data", "--database", database, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    info = _tsunagu("info", "--database", database, cwd=tmp_path)
+    info = run_tsunagu("info", "--database", database, cwd=tmp_path)
     assert info.returncode == 0, info.stderr
     count_line = next(line for line in info.stderr.splitlines() if line.startswith("resources:"))
     assert count_line == "resources: 14"  # loading twice created nothing new
@@ -34,19 +23,19 @@ def test_demo_data_info_load_and_reindex(tmp_path: Path) -> None:
     good.write_text(json.dumps({"resourceType": "Patient", "id": "cli-1", "gender": "male"}))
     bad = tmp_path / "bad.json"
     bad.write_text('{"resourceType": "Patient", "id": ')
-    loaded = _tsunagu("load", str(good), str(bad), "--database", database, cwd=tmp_path)
+    loaded = run_tsunagu("load", str(good), str(bad), "--database", database, cwd=tmp_path)
     assert loaded.returncode == 1
     assert "loaded 1 of 2 files" in loaded.stderr
     assert "bad.json" in loaded.stderr
 
-    reindexed = _tsunagu("reindex", "--database", database, cwd=tmp_path)
+    reindexed = run_tsunagu("reindex", "--database", database, cwd=tmp_path)
     assert reindexed.returncode == 0, reindexed.stderr
     assert "reindexed 15 resources" in reindexed.stderr
     assert "Traceback" not in reindexed.stderr
 
 
 def test_unknown_database_scheme_fails_clearly(tmp_path: Path) -> None:
-    result = _tsunagu("info", "--database", "mysql://x", cwd=tmp_path)
+    result = run_tsunagu("info", "--database", "mysql://x", cwd=tmp_path)
     assert result.returncode == 2
     assert "unsupported database URL scheme" in result.stderr
     assert "Traceback" not in result.stderr

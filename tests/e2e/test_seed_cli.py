@@ -2,48 +2,36 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.e2e.cli import run_tsunagu
 from tsunagu.bootstrap import build_platform
 from tsunagu.settings import Settings
 
 
-def _tsunagu(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tsunagu", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
 def test_seed_then_link_duplicates(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path}/seed.db"
-    seeded = _tsunagu(
+    seeded = run_tsunagu(
         "seed", "--patients", "300", "--seed", "5", "--duplicates", "0.2",
-        "--database", database, cwd=tmp_path,
+        "--database", database, cwd=tmp_path, timeout=600,
     )  # fmt: skip
     assert seeded.returncode == 0, seeded.stderr
     assert "seeded 300 patients" in " ".join(seeded.stderr.split())
     assert "Traceback" not in seeded.stderr
 
-    again = _tsunagu(
-        "seed", "--patients", "10", "--seed", "5", "--database", database, cwd=tmp_path
+    again = run_tsunagu(
+        "seed", "--patients", "10", "--seed", "5", "--database", database, cwd=tmp_path, timeout=600
     )
     assert again.returncode == 1
     assert "--seed 5" in again.stderr
 
-    other = _tsunagu(
+    other = run_tsunagu(
         "seed", "--patients", "20", "--seed", "6", "--no-clinical", "--workers", "2",
-        "--database", database, cwd=tmp_path,
+        "--database", database, cwd=tmp_path, timeout=600,
     )  # fmt: skip
     assert other.returncode == 0, other.stderr
 
-    linked = _tsunagu("link-patients", "--database", database, cwd=tmp_path)
+    linked = run_tsunagu("link-patients", "--database", database, cwd=tmp_path, timeout=600)
     assert linked.returncode == 0, linked.stderr
     assert "linked pairs" in " ".join(linked.stderr.split())
 
@@ -76,7 +64,7 @@ def test_seed_then_link_duplicates(tmp_path: Path) -> None:
     finally:
         platform.close()
 
-    rerun = _tsunagu("link-patients", "--database", database, cwd=tmp_path)
+    rerun = run_tsunagu("link-patients", "--database", database, cwd=tmp_path, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     # Idempotent: never merges, never repeats.
     # Idempotent: never merges, never repeats.

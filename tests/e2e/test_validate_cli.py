@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
+from tests.e2e.cli import run_tsunagu
 from tests.unit.validation.test_mutations import CONDITION_ECS, clins_condition, clins_patient
 from tsunagu.cli.main import app
 
+ENV = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
 JP_PATIENT = "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Patient"
-
-
-def _tsunagu(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tsunagu", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
 
 
 def _write(path: Path, content: object) -> Path:
@@ -40,7 +28,7 @@ def test_files_and_folders_with_a_summary_and_exit_code(tmp_path: Path) -> None:
     del broken["code"]["text"]
     _write(folder / "broken-condition.json", broken)
     good = _write(tmp_path / "patient.json", clins_patient())
-    done = _tsunagu("validate", str(folder), str(good), cwd=tmp_path)
+    done = run_tsunagu("validate", str(folder), str(good), cwd=tmp_path, env=ENV)
     assert done.returncode == 1, done.stdout + done.stderr
     out = done.stdout
     assert "検証結果 / validation results" in out
@@ -58,7 +46,7 @@ def test_files_and_folders_with_a_summary_and_exit_code(tmp_path: Path) -> None:
 
 def test_all_valid_is_exit_0(tmp_path: Path) -> None:
     _write(tmp_path / "condition.json", clins_condition())
-    done = _tsunagu("validate", str(tmp_path), cwd=tmp_path)
+    done = run_tsunagu("validate", str(tmp_path), cwd=tmp_path, env=ENV)
     assert done.returncode == 0, done.stdout
     assert "0 of 1 files with errors" in done.stdout
 

@@ -31,6 +31,7 @@ SHARED = REPO_ROOT / ".." / "shared"
 CLINS_EXAMPLES = SHARED / "jp-fhir" / "clinical-core" / "ExampleJson"
 R4_EXAMPLES = SHARED / "fhir-r4" / "hl7.fhir.r4.examples-4.0.1.tgz"
 
+# Conformance and terminology resources: loaded by other means, not checked as examples.
 CONFORMANCE_TYPES = frozenset(
     {
         "StructureDefinition",

@@ -27,7 +27,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.integration.test_profile_examples import R4_EXCEPTIONS, definitions_bundle
+from tests.integration.test_profile_examples import (
+    CONFORMANCE_TYPES,
+    R4_EXCEPTIONS,
+    definitions_bundle,
+)
 from tsunagu.bootstrap import Platform, build_platform
 from tsunagu.http.app import create_app
 from tsunagu.settings import Settings
@@ -40,25 +44,6 @@ pytestmark = pytest.mark.skipif(
     reason=f"FHIR R4 example package not found at {EXAMPLES_PACKAGE.resolve()}",
 )
 
-# Conformance and terminology resources: loaded by other means, not part of this check.
-CONFORMANCE_TYPES = frozenset(
-    {
-        "StructureDefinition",
-        "ValueSet",
-        "CodeSystem",
-        "SearchParameter",
-        "ConceptMap",
-        "OperationDefinition",
-        "CapabilityStatement",
-        "ImplementationGuide",
-        "NamingSystem",
-        "CompartmentDefinition",
-        "StructureMap",
-        "GraphDefinition",
-        "MessageDefinition",
-        "TerminologyCapabilities",
-    }
-)
 MIN_EXAMPLES = 600
 BASE = "http://testserver/fhir"
 FHIR_JSON = {"content-type": "application/fhir+json"}

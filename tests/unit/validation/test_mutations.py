@@ -17,6 +17,7 @@ import pytest
 
 from tsunagu.bootstrap import build_validator
 from tsunagu.fhir.outcomes import Issue
+from tsunagu.identity.synthetic.clinical import condition_status, disease_code, lab_category
 from tsunagu.settings import Settings
 from tsunagu.validation import ResourceValidator
 
@@ -230,42 +231,8 @@ def clins_condition() -> Json:
         "contained": [_encounter()],
         "extension": [_institution(), _department()],
         "identifier": [{"system": RESOURCE_ID, "value": "1311234567-cond-0001"}],
-        "clinicalStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                    "code": "active",
-                }
-            ]
-        },
-        "verificationStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                    "code": "confirmed",
-                }
-            ]
-        },
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                        "code": "encounter-diagnosis",
-                    }
-                ]
-            }
-        ],
-        "code": {
-            "coding": [
-                {
-                    "system": "http://medis.or.jp/CodeSystem/master-disease-keyNumber",
-                    "code": "20057110",
-                    "display": "高血圧症",
-                }
-            ],
-            "text": "高血圧症",
-        },
+        **condition_status("encounter-diagnosis"),
+        "code": disease_code("20057110", "高血圧症"),
         "subject": _member(),
         "encounter": {"reference": "#enc1"},
         "onsetDateTime": "2023-11-02",
@@ -303,16 +270,7 @@ def clins_observation() -> Json:
         "extension": [_institution(), _department()],
         "identifier": [{"system": RESOURCE_ID, "value": "1311234567-obs-0001"}],
         "status": "final",
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS",
-                        "code": "laboratory",
-                    }
-                ]
-            }
-        ],
+        "category": lab_category(),
         "code": {
             "coding": [
                 {

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tsunagu.fhir.outcomes import Issue
+from tsunagu.identity.synthetic.clinical import condition_status, disease_code
 from tsunagu.validation import ResourceValidator
 from tsunagu.validation.ports import CodeCheck
 from tsunagu.validation.validator import Validator
@@ -296,42 +297,8 @@ def condition_ecs() -> Json:
                 "value": "c1",
             }
         ],
-        "clinicalStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                    "code": "active",
-                }
-            ]
-        },
-        "verificationStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                    "code": "confirmed",
-                }
-            ]
-        },
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                        "code": "encounter-diagnosis",
-                    }
-                ]
-            }
-        ],
-        "code": {
-            "coding": [
-                {
-                    "system": "http://medis.or.jp/CodeSystem/master-disease-keyNumber",
-                    "code": "20064049",
-                    "display": "x",
-                }
-            ],
-            "text": "x",
-        },
+        **condition_status("encounter-diagnosis"),
+        "code": disease_code("20064049", "x"),
         "subject": {"reference": "urn:uuid:c757873d-ec9a-4326-a141-556f43239520"},
         "onsetDateTime": "2024-01-01",
         "recordedDate": "2024-01-02",

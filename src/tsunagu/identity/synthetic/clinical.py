@@ -150,11 +150,13 @@ def _subject(patient_id: str) -> dict[str, str]:
     return {"reference": f"Patient/{patient_id}"}
 
 
-def _condition(rid: str, pid: str, disease: Disease, onset: date) -> dict[str, Any]:
+def condition_status(category: str) -> dict[str, Any]:
+    """A Condition's clinicalStatus (active), verificationStatus (confirmed) and one category.
+
+    Spread into a Condition (`**condition_status("encounter-diagnosis")`); `category` is a code
+    of `condition-category` (`problem-list-item`, `encounter-diagnosis`).
+    """
     return {
-        "resourceType": "Condition",
-        "id": rid,
-        "meta": {"profile": [JP_CORE + "JP_Condition"]},
         "clinicalStatus": {
             "coding": [
                 {
@@ -176,19 +178,39 @@ def _condition(rid: str, pid: str, disease: Disease, onset: date) -> dict[str, A
                 "coding": [
                     {
                         "system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                        "code": "problem-list-item",
+                        "code": category,
                     }
                 ]
             }
         ],
-        "code": {
-            "coding": [
-                {"system": MEDIS_KEY_SYSTEM, "code": disease.medis, "display": disease.name},
-                {"system": DISEASE_SYSTEM, "code": disease.code, "display": disease.name},
-                {"system": ICD10_SYSTEM, "code": disease.icd10},
-            ],
-            "text": disease.name,
-        },
+    }
+
+
+def disease_code(medis: str, name: str, *more: dict[str, str]) -> dict[str, Any]:
+    """A Condition.code: the MEDIS 病名管理番号 coding, any `more` codings, and `name` as text."""
+    return {
+        "coding": [{"system": MEDIS_KEY_SYSTEM, "code": medis, "display": name}, *more],
+        "text": name,
+    }
+
+
+def lab_category() -> list[dict[str, Any]]:
+    """An Observation.category of JP Core's simple category `laboratory` (a new list each call)."""
+    return [{"coding": [{"system": LAB_CATEGORY_SYSTEM, "code": "laboratory"}]}]
+
+
+def _condition(rid: str, pid: str, disease: Disease, onset: date) -> dict[str, Any]:
+    return {
+        "resourceType": "Condition",
+        "id": rid,
+        "meta": {"profile": [JP_CORE + "JP_Condition"]},
+        **condition_status("problem-list-item"),
+        "code": disease_code(
+            disease.medis,
+            disease.name,
+            {"system": DISEASE_SYSTEM, "code": disease.code, "display": disease.name},
+            {"system": ICD10_SYSTEM, "code": disease.icd10},
+        ),
         "subject": _subject(pid),
         "onsetDateTime": onset.isoformat(),
         "recordedDate": onset.isoformat(),
@@ -261,7 +283,7 @@ def _lab(rid: str, pid: str, lab: Lab, rng: random.Random, taken: date) -> dict[
         "id": rid,
         "meta": {"profile": [JP_CORE + "JP_Observation_LabResult"]},
         "status": "final",
-        "category": [{"coding": [{"system": LAB_CATEGORY_SYSTEM, "code": "laboratory"}]}],
+        "category": lab_category(),
         "code": {"coding": [{"system": JLAC10_SYSTEM, "code": lab.code, "display": lab.name}]},
         "subject": _subject(pid),
         "effectiveDateTime": taken.isoformat(),

@@ -15,6 +15,7 @@ from typing import Any
 
 from tsunagu.fhir.datatypes import format_instant
 from tsunagu.fhir.outcomes import bad_request, not_found
+from tsunagu.fhir.parameters import is_parameters, named_parameters
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
 from tsunagu.interactions.read import require_id
 from tsunagu.security.audit import AuditRecord
@@ -113,9 +114,9 @@ def _reason(req: FhirRequest) -> str:
     """The declared reason, from a Parameters body or the `reason` query parameter."""
     reason = req.param("reason")
     body = req.body
-    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
-        for parameter in body.get("parameter") or []:
-            if isinstance(parameter, dict) and parameter.get("name") == "reason":
+    if is_parameters(body):
+        for name, parameter in named_parameters(body):
+            if name == "reason":
                 value = parameter.get("valueString")
                 reason = value if isinstance(value, str) else None
     if reason is None or not reason.strip():

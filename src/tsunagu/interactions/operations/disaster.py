@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tsunagu.fhir.outcomes import FhirError, bad_request, not_found
+from tsunagu.fhir.parameters import is_parameters, named_parameters
 from tsunagu.identity.disaster import (
     AREA_EXTENSION,
     CATEGORY_EXTENSION,
@@ -258,13 +259,12 @@ def _audit(ctx: Context, response: FhirResponse, subtype: str, outcome: int) -> 
 
 def _declaration_from_parameters(body: Any) -> dict[str, Any]:
     """The declaration `Basic` a Parameters body describes (validated by the caller)."""
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+    if not is_parameters(body):
         parameters(body)  # raises the common error
     values: dict[str, list[Any]] = {}
-    for parameter in body.get("parameter") or []:
-        if isinstance(parameter, dict) and isinstance(parameter.get("name"), str):
-            value = next((v for k, v in parameter.items() if k.startswith("value")), None)
-            values.setdefault(parameter["name"], []).append(value)
+    for key, parameter in named_parameters(body):
+        value = next((v for k, v in parameter.items() if k.startswith("value")), None)
+        values.setdefault(key, []).append(value)
     name = (values.get("name") or [None])[0]
     if not isinstance(name, str) or not name.strip():
         raise bad_request(

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from tsunagu.fhir.outcomes import FhirError, bad_request
+from tsunagu.fhir.parameters import is_parameters
 from tsunagu.identity.coverage import (
     CARD_ID_SYSTEM,
     LIMIT_CATEGORIES,
@@ -171,7 +172,7 @@ def eligibility(ctx: Context, req: FhirRequest, resource_type: str) -> FhirRespo
 
 def parameters(body: Any) -> dict[str, Any]:
     """A Parameters body as {name: value[x]} (the last value of a repeated name wins)."""
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+    if not is_parameters(body):
         raise bad_request("本文は Parameters リソースです / the body must be a Parameters resource")
     found: dict[str, Any] = {}
     for index, parameter in enumerate(body.get("parameter") or []):

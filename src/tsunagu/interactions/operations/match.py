@@ -22,6 +22,7 @@ from typing import Any
 
 from tsunagu.fhir.bundles import bundle
 from tsunagu.fhir.outcomes import bad_request
+from tsunagu.fhir.parameters import is_parameters, named_parameters
 from tsunagu.identity import dates, matching
 from tsunagu.identity.matching import Person
 from tsunagu.identity.names import kana_spellings, kanji_spellings
@@ -96,7 +97,7 @@ def match(ctx: Context, req: FhirRequest, resource_type: str) -> FhirResponse:
 
 
 def _inputs(body: Any) -> tuple[dict[str, Any], bool, int]:
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+    if not is_parameters(body):
         raise bad_request(
             "$match の本文は Parameters リソースです / the body of $match must be a Parameters "
             "resource",
@@ -104,10 +105,7 @@ def _inputs(body: Any) -> tuple[dict[str, Any], bool, int]:
     patient: dict[str, Any] | None = None
     only_certain = False
     count = DEFAULT_COUNT
-    for parameter in body.get("parameter") or []:
-        if not isinstance(parameter, dict):
-            continue
-        name = parameter.get("name")
+    for name, parameter in named_parameters(body):
         if name == "resource":
             resource = parameter.get("resource")
             if not isinstance(resource, dict) or resource.get("resourceType") != "Patient":

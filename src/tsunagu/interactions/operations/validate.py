@@ -19,6 +19,7 @@ from typing import Any
 
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.fhir.outcomes import FhirError, Issue, bad_request, not_found, operation_outcome
+from tsunagu.fhir.parameters import is_parameters, named_parameters
 from tsunagu.fhir.references import relative_to, rewrite
 from tsunagu.fhir.resources import is_valid_id, require_resource
 from tsunagu.identity.coverage import coverage_issues
@@ -160,12 +161,9 @@ def _arguments(req: FhirRequest) -> tuple[Any, str, str | None]:
     mode = req.param("mode")
     profile = req.param("profile")
     resource: Any = body
-    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+    if is_parameters(body):
         resource = None
-        for parameter in body.get("parameter") or []:
-            if not isinstance(parameter, dict):
-                continue
-            name = parameter.get("name")
+        for name, parameter in named_parameters(body):
             if name == "resource":
                 resource = parameter.get("resource")
             elif name == "mode":
