@@ -34,6 +34,8 @@ from bench.measure import Run, run_sequential
 from bench.options import (
     backend_database,
     chosen_backends,
+    loaded_before,
+    mark_loaded,
     run_backends,
     save_results,
     suite_parser,
@@ -218,17 +220,25 @@ def score_outcomes(outcomes: list[tuple[Query, list[tuple[str, str]]]]) -> dict[
 def run_backend(
     backend: str, args: argparse.Namespace, workdir: Path, console: Console
 ) -> dict[str, Any]:
-    with backend_database(backend, workdir, "matching", console) as url:
+    keep = args.data_dir is not None
+    population_key = {"patients": args.patients, "seed": args.seed}
+    with backend_database(backend, workdir, "matching", console, keep=keep) as url:
         settings = Settings(database_url=url, pool_size=6, insecure_dev=True, validation=False)
         platform = build_platform(settings)
         try:
             population = Population(args.seed)
             people = list(population.people(args.patients))
-            loaded = load(platform, people, LOAD_THREADS[backend], args.chunk)
-            console.print(
-                f"{backend}: loaded {len(people):,} patients at {loaded.rate:,.0f} patients/s"
-            )
-            settle(url)  # statistics and visibility maps, as after any bulk load
+            loaded: Run | None = None
+            if loaded_before(workdir, backend, "matching", population_key):
+                console.print(f"{backend}: reusing {len(people):,} patients loaded before")
+            else:
+                loaded = load(platform, people, LOAD_THREADS[backend], args.chunk)
+                console.print(
+                    f"{backend}: loaded {len(people):,} patients at {loaded.rate:,.0f} patients/s"
+                )
+                settle(url)  # statistics and visibility maps, as after any bulk load
+                if keep:
+                    mark_loaded(workdir, backend, "matching", population_key)
             stored = [demographics(p) for p in people]
             ids = [p.id for p in people]
             warm = make_queries(args.seed + 7, stored, ids, min(50, args.queries))
@@ -241,7 +251,7 @@ def run_backend(
     return {
         "backend": backend,
         "patients": len(people),
-        "load_rate": loaded.rate,
+        "load_rate": loaded.rate if loaded is not None else None,
         "queries": timed.count,
         "p50_ms": timed.percentile(0.5),
         "p99_ms": timed.percentile(0.99),
@@ -270,7 +280,10 @@ def main(argv: list[str]) -> int:
         f"backends {', '.join(backends)}"
     )
     results = run_backends(
-        "matching", backends, lambda b, workdir: run_backend(b, args, workdir, console)
+        "matching",
+        backends,
+        lambda b, workdir: run_backend(b, args, workdir, console),
+        args.data_dir,
     )
     table = Table(title=f"Patient/$match, in-process, {args.patients:,} patients")
     for column in (

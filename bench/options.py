@@ -33,6 +33,12 @@ def suite_parser(suite: str, quick: str) -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep the loaded databases here and reuse them when a later run asks for the same "
+        "population (load once, measure many times: a 1,000,000-person load takes long)",
+    )
     return parser
 
 
@@ -41,8 +47,17 @@ def chosen_backends(choice: str) -> tuple[str, ...]:
     return ("sqlite", "postgresql") if choice == "both" else (choice,)
 
 
-def run_backends(suite: str, backends: Sequence[str], run: Callable[[str, Path], T]) -> list[T]:
-    """`run(backend, workdir)` for each backend in one scratch folder, removed afterwards."""
+def run_backends(
+    suite: str,
+    backends: Sequence[str],
+    run: Callable[[str, Path], T],
+    data_dir: Path | None = None,
+) -> list[T]:
+    """`run(backend, workdir)` for each backend in one folder: `data_dir` (kept), or a scratch
+    folder removed afterwards."""
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return [run(backend, data_dir.resolve()) for backend in backends]
     workdir = Path(tempfile.mkdtemp(prefix=f"tsunagu-bench-{suite}-"))
     try:
         return [run(backend, workdir) for backend in backends]
@@ -52,20 +67,32 @@ def run_backends(suite: str, backends: Sequence[str], run: Callable[[str, Path],
 
 @contextmanager
 def backend_database(
-    backend: str, workdir: Path, name: str, console: Console | None = None
+    backend: str, workdir: Path, name: str, console: Console | None = None, keep: bool = False
 ) -> Iterator[str]:
     """The URL of a database for one backend's run: the SQLite file `workdir/NAME.db`, or a
-    durable PostgreSQL (fsync on, on disk) started here and stopped on leaving."""
+    durable PostgreSQL (fsync on, on disk) started here and stopped on leaving. With `keep`
+    the PostgreSQL cluster lives in `workdir/pg-NAME`, is reused if it is there, and is kept."""
     if backend == "sqlite":
         yield f"sqlite:///{workdir / f'{name}.db'}"
         return
     if console is not None:
         console.print("starting a durable PostgreSQL (fsync on, on disk)...")
-    server = start_durable_postgres()
+    server = start_durable_postgres(keep_at=workdir / f"pg-{name}" if keep else None)
     try:
         yield server.url
     finally:
-        server.stop()
+        server.stop(remove=not keep)
+
+
+def loaded_before(workdir: Path, backend: str, name: str, population: dict[str, Any]) -> bool:
+    """Whether a kept database already holds exactly this population (see `mark_loaded`)."""
+    marker = workdir / f"{name}-{backend}.population.json"
+    return marker.exists() and json.loads(marker.read_text()) == population
+
+
+def mark_loaded(workdir: Path, backend: str, name: str, population: dict[str, Any]) -> None:
+    """Record, after a complete load, which population a kept database holds."""
+    (workdir / f"{name}-{backend}.population.json").write_text(json.dumps(population))
 
 
 def save_results(suite: str, args: argparse.Namespace, results: Any, seconds: float) -> Path:
@@ -74,6 +101,8 @@ def save_results(suite: str, args: argparse.Namespace, results: Any, seconds: fl
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS_DIR / f"{suite}-{'quick' if args.quick else 'full'}-{stamp}.json"
     path.write_text(
-        json.dumps({"args": vars(args), "results": results, "seconds": seconds}, indent=2)
+        json.dumps(
+            {"args": vars(args), "results": results, "seconds": seconds}, indent=2, default=str
+        )
     )
     return path

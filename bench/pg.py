@@ -75,7 +75,7 @@ class BenchPostgres:
                 values[name] = "" if row is None else str(row[0])
         return values
 
-    def stop(self) -> None:
+    def stop(self, remove: bool = True) -> None:
         if (self.data_dir / "postmaster.pid").exists():
             _run(
                 [str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
@@ -83,11 +83,15 @@ class BenchPostgres:
                 self.cluster_dir,
                 check=False,
             )
-        shutil.rmtree(self.cluster_dir, ignore_errors=True)
+        if remove:
+            shutil.rmtree(self.cluster_dir, ignore_errors=True)
 
 
-def start_durable_postgres(parent: Path | None = None) -> BenchPostgres:
-    """initdb a new cluster in a disk-backed temporary directory and start it."""
+def start_durable_postgres(
+    parent: Path | None = None, keep_at: Path | None = None
+) -> BenchPostgres:
+    """initdb a new cluster in a disk-backed temporary directory and start it. With `keep_at`
+    the cluster lives there instead, and one that is already there is started as it is."""
     bindir = find_postgres_bindir()
     if bindir is None:
         raise BenchPostgresError(
@@ -95,7 +99,13 @@ def start_durable_postgres(parent: Path | None = None) -> BenchPostgres:
         )
     run_as = _service_user() if os.geteuid() == 0 else None
     # The system temporary directory (not a 0700 directory of ours), so `postgres` can enter.
-    cluster_dir = Path(tempfile.mkdtemp(prefix="tsunagu-bench-pg-", dir=parent))
+    if keep_at is not None and (keep_at / "data" / "PG_VERSION").exists():
+        return _restart(bindir, keep_at, run_as)
+    if keep_at is not None:
+        keep_at.mkdir(parents=True)
+        cluster_dir = keep_at
+    else:
+        cluster_dir = Path(tempfile.mkdtemp(prefix="tsunagu-bench-pg-", dir=parent))
     try:
         if run_as is not None:
             account = pwd.getpwnam(run_as)
@@ -118,6 +128,13 @@ def start_durable_postgres(parent: Path | None = None) -> BenchPostgres:
             _run([*pg_ctl, "-w", "stop"], run_as, cluster_dir, check=False)
         shutil.rmtree(cluster_dir, ignore_errors=True)
         raise
+
+
+def _restart(bindir: Path, cluster_dir: Path, run_as: str | None) -> BenchPostgres:
+    """Start a kept cluster again (its database exists already)."""
+    port = _start(bindir, cluster_dir / "data", cluster_dir / "sock", cluster_dir, run_as)
+    url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{DATABASE}"
+    return BenchPostgres(url, port, bindir, cluster_dir, run_as)
 
 
 def _service_user() -> str:

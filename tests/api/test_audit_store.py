@@ -4,6 +4,7 @@ flushing at shutdown, and concurrent appends that keep the chain contiguous."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,3 +100,34 @@ def test_a_full_backlog_makes_submitters_wait(platform: Platform) -> None:
     store.submit([_event(1)])  # over the limit: returns only once committed
     assert len(store.entries()) == 1
     store.close()
+
+
+def test_without_waiting_the_writer_gathers_events_into_one_commit(platform: Platform) -> None:
+    store = _store(platform, wait=False, linger=5.0)
+    started = time.monotonic()
+    for n in range(20):
+        store.submit([_event(n)])  # returns at once: nobody waits
+    store.flush()  # ends the lingering at once
+    assert time.monotonic() - started < 4.0
+    assert store.batches == 1
+    assert len(store.entries()) == 20
+    assert store.verify().ok
+    store.close()
+
+
+def test_a_waiting_submitter_does_not_wait_for_the_linger(platform: Platform) -> None:
+    store = _store(platform, wait=False, linger=5.0, backlog_limit=0)
+    started = time.monotonic()
+    store.submit([_event(1)])  # over the backlog: waits for its own commit, urgently
+    assert time.monotonic() - started < 4.0
+    assert len(store.entries()) == 1
+    store.close()
+
+
+def test_shutdown_ends_the_linger_and_commits(platform: Platform) -> None:
+    store = _store(platform, wait=False, linger=5.0)
+    started = time.monotonic()
+    store.submit([_event(1), _event(2)])
+    store.close()
+    assert time.monotonic() - started < 4.0
+    assert len(store.entries()) == 2

@@ -80,13 +80,7 @@ class Access:
         """The SQL access filter of every search of this request."""
         if self._filter is None:
             base = _static_filter(self.policy.principal, _types(self.ctx))
-            opened = {c.value for c in self.disaster} & set(base.consented)
-            self._filter = replace(
-                base,
-                at=self.at,
-                open=tuple(sorted({*base.open, *opened})),
-                consented=tuple(c for c in base.consented if c not in opened),
-            )
+            self._filter = replace(_opened_filter(base, self.disaster), at=self.at)
         return self._filter
 
     def can_read(self, described: ResourceAccess) -> bool:
@@ -170,7 +164,27 @@ def _cached_policy(key: Principal) -> Policy:
 
 
 def _types(ctx: Context) -> tuple[str, ...]:
-    return tuple(sorted(ctx.definitions.resource_types))
+    definitions = ctx.definitions
+    cached = _TYPES.get(id(definitions))
+    if cached is None or cached[0] is not definitions:
+        cached = _TYPES[id(definitions)] = (definitions, tuple(sorted(definitions.resource_types)))
+    return cached[1]
+
+
+_TYPES: dict[int, tuple[Any, tuple[str, ...]]] = {}  # per Definitions: its types, sorted
+
+
+@lru_cache(maxsize=4096)
+def _opened_filter(base: AccessFilter, disaster: frozenset[Category]) -> AccessFilter:
+    """The filter with the categories a disaster opens moved from consented to open."""
+    opened = {c.value for c in disaster} & set(base.consented)
+    if not opened:
+        return base
+    return replace(
+        base,
+        open=tuple(sorted({*base.open, *opened})),
+        consented=tuple(c for c in base.consented if c not in opened),
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -268,7 +282,15 @@ def check_type(ctx: Context, resource_type: str, letter: str) -> None:
     in_compartment = resource_type == PATIENT or bool(
         ctx.definitions.compartment_params(PATIENT, resource_type)
     )
-    access.policy.check_type(resource_type, letter, type_classes(resource_type, in_compartment))
+    _check_type(access.policy.principal, resource_type, letter, in_compartment)
+
+
+@lru_cache(maxsize=16384)
+def _check_type(key: Principal, resource_type: str, letter: str, in_compartment: bool) -> bool:
+    """`Policy.check_type`, remembered when it allows (a refusal raises, and is not kept)."""
+    classes = type_classes(resource_type, in_compartment)
+    _cached_policy(key).check_type(resource_type, letter, classes)
+    return True
 
 
 # --- reads ------------------------------------------------------------------------------

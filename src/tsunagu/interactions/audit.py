@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 from tsunagu.fhir.outcomes import FhirError, not_supported
 from tsunagu.fhir.resources import looks_like_type
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
+from tsunagu.search.roots import element_names, present
 from tsunagu.security.audit import AuditRecord
 from tsunagu.security.audit_event import Observer, RequestFacts, audit_events
 from tsunagu.storage.audit import AuditTrail
@@ -338,10 +339,16 @@ def patients_of(ctx: Context, resource: dict[str, Any]) -> set[str]:
     found: set[str] = set()
     if rtype == "Patient" and isinstance(resource.get("id"), str):
         found.add(resource["id"])
+    names: frozenset[str] | None = None
     for code in ctx.definitions.compartments.get("Patient", {}).get(rtype, ()):
         param = ctx.registry.get(rtype, code)
         if param is None or param.extractor is None or param.type != "reference":
             continue
+        if param.roots is not None:
+            # The elements it starts from are absent: it selects nothing (`search.roots`).
+            names = element_names(resource) if names is None else names
+            if not present(param.roots, names):
+                continue
         for value in param.extractor(resource):
             reference = value.value.get("reference") if isinstance(value.value, dict) else None
             if isinstance(reference, str):

@@ -1,83 +1,219 @@
-"""Index rows of a resource: what each of its search parameters extracts, per index table."""
+"""Index rows of a resource: what each of its search parameters extracts, per index table.
+
+The parameters to run depend on which elements a resource has (see `roots`). Resources of a
+type mostly come in a few shapes (the same keys), so the parameters chosen for a shape are
+kept, already bound to the resource type (`Entry`), in the type's `IndexingPlan.derived`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from tsunagu.search.fhirpath import TypedValue
-from tsunagu.search.parameters import MODULES, IndexedParam, SearchRegistry
+from tsunagu.search.fhirpath import Extractor, TypedValue
+from tsunagu.search.fhirpath.compiler import FastExtractor
+from tsunagu.search.parameters import MODULES, IndexedParam, IndexingPlan, SearchRegistry
 from tsunagu.search.params import token
 from tsunagu.search.roots import element_names
 
 TABLES = tuple(sorted({module.TABLE for module in MODULES.values()}))
 IndexRows = dict[str, list[tuple[Any, ...]]]
 
+Values = list[TypedValue]
+RowsOf = Callable[[Values], list[Any]]
+# A composite's component: (row code, expression, rows of its values, table, evaluator).
+Part = tuple[str, str, RowsOf, str, Callable[[Values, Mapping[str, Any]], Values]]
+# A parameter ready to run: (code, expression, extract, rows, table, of-type code, parts).
+# `rows` and `table` are None for a composite, whose `parts` are then its components.
+Entry = tuple[
+    str,
+    str,
+    Callable[[Mapping[str, Any]], Values],
+    RowsOf | None,
+    str | None,
+    str | None,
+    tuple[Part, ...],
+]
+# Alternatives, each the sets of top-level keys of which a resource must have one key each.
+Trigger = tuple[tuple[frozenset[str], ...], ...]
+_SHAPES_KEPT = 512  # resource shapes remembered per type (cleared past that)
+_TRIGGERS = "triggers"  # where a plan's `derived` keeps the triggers (shapes are tuples)
+
 
 def index_resource(
-    resource: dict[str, Any], registry: SearchRegistry, *, skip_absent: bool = True
+    resource: dict[str, Any],
+    registry: SearchRegistry,
+    *,
+    skip_absent: bool = True,
+    prefix: tuple[Any, ...] = (),
 ) -> IndexRows:
-    """Rows (param, grp, *columns) for every index table, for one resource.
+    """Rows (*prefix, param, grp, *columns) for every index table, for one resource.
 
     `skip_absent` skips parameters whose elements the resource lacks (see `roots`); turning
     it off evaluates every expression, which tests use to show the results are the same.
+    `prefix` starts every row (the write path puts the resource key and type there).
     """
-    out: IndexRows = {table: [] for table in TABLES}
     resource_type = resource["resourceType"]
     if skip_absent:
-        plan = registry.indexing(resource_type)
+        entries = _entries_for(registry.indexing(resource_type), resource, resource_type)
+    else:
+        entries = _prepare(
+            resource_type, [(c, p) for c, p in registry.for_type(resource_type).items()]
+        )
+    out: IndexRows = {table: [] for table in TABLES}
+    # Parameters often share an expression, or select the same values with different ones
+    # (`name` and `phonetic`): values per expression and rows per values are kept. Values
+    # are told apart by identity, which is sound while `evaluated` keeps them all alive.
+    evaluated: dict[str, Values] = {}
+    same_values: dict[tuple[Any, ...], list[Any]] = {}
+    shared: dict[tuple[str, str, int], list[Any]] = {}  # component rows, per element
+    for code, expression, extract, rows_of, table, of_type, parts in entries:
+        values = evaluated.get(expression)
+        if values is None:
+            values = evaluated[expression] = extract(resource)
+        if not values:
+            continue
+        if rows_of is None:
+            _composite_rows(out, parts, values, resource, shared, prefix)
+            continue
+        assert table is not None
+        key = (table, *[(id(typed.value), typed.fhir_type) for typed in values])
+        rows = same_values.get(key)
+        if rows is None:
+            rows = same_values[key] = rows_of(values)
+        head = (*prefix, code, None)
+        out[table].extend([head + row for row in rows])
+        if of_type is not None:
+            head = (*prefix, of_type, None)
+            out[table].extend([head + row for row in token.of_type_rows(values)])
+    return out
+
+
+def _entries_for(
+    plan: IndexingPlan, resource: Mapping[str, Any], resource_type: str
+) -> tuple[Entry, ...]:
+    """The entries to run on a resource of this shape (its keys and its meta's keys)."""
+    meta = resource.get("meta")
+    shape = (tuple(resource), tuple(meta) if isinstance(meta, dict) else None)
+    derived = plan.derived
+    entries: tuple[Entry, ...] | None = derived.get(shape)
+    if entries is None:
         chosen = dict(plan.always)
         for name in element_names(resource):
             chosen.update(plan.by_root.get(name, ()))
-        params = sorted(chosen.items())
-    else:
-        params = [(c, p) for c, p in registry.for_type(resource_type).items() if p.extractor]
-    evaluated: dict[str, list[TypedValue]] = {}  # parameters often share an expression
-    shared: dict[tuple[str, int], list[TypedValue]] = {}  # component values, per element
+        keys = frozenset(resource)
+        triggers = derived.setdefault(_TRIGGERS, {})
+        params = []
+        for code, param in sorted(chosen.items()):
+            trigger = triggers.get(code, False)
+            if trigger is False:
+                trigger = triggers[code] = _trigger(param, resource_type)
+            if trigger is None or any(
+                all(not need.isdisjoint(keys) for need in alternative) for alternative in trigger
+            ):
+                params.append((code, param))
+        entries = _prepare(resource_type, params)
+        if len(derived) >= _SHAPES_KEPT:
+            derived.clear()
+        derived[shape] = entries
+    return entries
+
+
+def _trigger(param: IndexedParam, resource_type: str) -> Trigger | None:
+    """When a parameter can select anything: if, for one of the alternatives, the resource has
+    one key of each set (None: always). See `fhirpath.keys`."""
+    extractor = param.extractor
+    if not isinstance(extractor, FastExtractor):
+        return None
+    if not param.components:
+        keys = extractor.start_keys(resource_type)
+        return None if keys is None else ((keys,),)
+    branches = extractor.branch_keys(resource_type)
+    if branches is None:
+        return None
+    alternatives: list[tuple[frozenset[str], ...]] = []
+    for branch in branches:
+        if isinstance(branch, frozenset):
+            alternatives.append((branch,))
+            continue
+        # The resource itself: it needs every component (relative to it).
+        needs = []
+        for component in param.components:
+            if not isinstance(component.extractor, FastExtractor):
+                return None
+            keys = component.extractor.start_keys(resource_type)
+            if keys is None:
+                return None
+            needs.append(keys)
+        alternatives.append(tuple(needs))
+    return tuple(alternatives)
+
+
+def _prepare(resource_type: str, params: Iterable[tuple[str, IndexedParam]]) -> tuple[Entry, ...]:
+    """Entries of the parameters that extract rows, in the order given."""
+    entries: list[Entry] = []
     for code, param in params:
         extractor = param.extractor
-        assert extractor is not None
-        values = evaluated.get(extractor.expression)
-        if values is None:
-            values = evaluated[extractor.expression] = extractor(resource)
-        if not values:
+        if extractor is None:
             continue
+        extract = _bound(extractor, resource_type)
         if param.components:
-            _composite_rows(out, param, values, resource, shared)
+            parts = tuple(
+                (
+                    component.spec.code,
+                    component.extractor.expression,
+                    MODULES[component.type].rows,
+                    MODULES[component.type].TABLE,
+                    component.extractor.evaluate,
+                )
+                for component in param.components
+            )
+            entries.append((code, extractor.expression, extract, None, None, None, parts))
             continue
         module = MODULES.get(param.type)
         if module is None:
             continue
-        rows = out[module.TABLE]
-        rows.extend((code, None, *row) for row in module.rows(values))
-        if module is token:
-            rows.extend((code + token.OF_TYPE, None, *row) for row in token.of_type_rows(values))
-    return out
+        of_type = code + token.OF_TYPE if module is token else None
+        entries.append(
+            (code, extractor.expression, extract, module.rows, module.TABLE, of_type, ())
+        )
+    return tuple(entries)
+
+
+def _bound(extractor: Extractor, resource_type: str) -> Callable[[Mapping[str, Any]], Values]:
+    """The extractor specialised to the type when it can be (the compiled ones)."""
+    bind = getattr(extractor, "bind", None)
+    if bind is None:
+        return extractor
+    bound: Callable[[Mapping[str, Any]], Values] = bind(resource_type)
+    return bound
 
 
 def _composite_rows(
     out: IndexRows,
-    param: IndexedParam,
-    elements: list[TypedValue],
-    resource: dict[str, Any],
-    shared: dict[tuple[str, int], list[TypedValue]],
+    parts: tuple[Part, ...],
+    elements: Values,
+    resource: Mapping[str, Any],
+    shared: dict[tuple[str, str, int], list[Any]],
+    prefix: tuple[Any, ...],
 ) -> None:
     """Component rows of each element that has every component, tied by `grp` = its number.
 
     Composites of one resource often share components (`code` in all `code-value-*`), so
-    component values are computed once per element (`shared`).
+    component rows are computed once per element (`shared`).
     """
     for group, element in enumerate(elements, start=1):
         found = []
-        for component in param.components:
-            key = (component.extractor.expression, id(element.value))
-            values = shared.get(key)
-            if values is None:
-                values = shared[key] = component.extractor.evaluate([element], resource)
-            rows = MODULES[component.type].rows(values) if values else []
+        for row_code, expression, rows_of, table, evaluate in parts:
+            key = (expression, table, id(element.value))
+            rows = shared.get(key)
+            if rows is None:
+                values = evaluate([element], resource)
+                rows = shared[key] = rows_of(values) if values else []
             if not rows:
                 break  # a composite value needs every component
-            found.append((component, rows))
+            found.append((row_code, table, rows))
         else:
-            for component, rows in found:
-                table = MODULES[component.type].TABLE
-                out[table].extend((component.spec.code, group, *row) for row in rows)
+            for row_code, table, rows in found:
+                head = (*prefix, row_code, group)
+                out[table].extend([head + row for row in rows])

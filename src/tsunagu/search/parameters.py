@@ -8,8 +8,9 @@ extractor (`fhirpath.compile_path`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 
 from tsunagu.fhir.definitions import Definitions, SearchParameterDef
 from tsunagu.search.fhirpath import Extractor, ExtractorCache
@@ -72,6 +73,9 @@ class IndexingPlan:
 
     always: tuple[tuple[str, IndexedParam], ...]
     by_root: Mapping[str, tuple[tuple[str, IndexedParam], ...]]
+    # What `index.index_resource` derives from the plan and keeps: the parameters to run
+    # for each shape (set of keys) of resource seen, ready to evaluate.
+    derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class SearchRegistry:

@@ -21,7 +21,7 @@ from tsunagu.search.params import date as date_param
 from tsunagu.search.params import token
 from tsunagu.search.params.common import split_escaped
 from tsunagu.search.query import AccessFilter, Compartment, Criterion, SearchQuery, SortKey
-from tsunagu.search.sql import FALSE, TRUE, Fragment, join
+from tsunagu.search.sql import FALSE, TRUE, Fragment, join, one_of
 
 
 class _Aliases:
@@ -57,15 +57,24 @@ class KeySet:
     owner: tuple[str, str] | None = None
     # Parameters of placeholders inside `tables` (a derived table in a chain).
     table_params: tuple[Any, ...] = ()
+    # Whether `select` must test the alias's type; False when `where` already implies `types`.
+    typed: bool = True
+
+    @property
+    def yields(self) -> frozenset[str]:
+        """The types of the resources whose keys `select` can return."""
+        owner = {self.owner[0]} if self.owner is not None else set()
+        return frozenset(self.types) | owner
 
     @property
     def select(self) -> Fragment:
         """The keys, uncorrelated (for driving a query), limited to the searched types."""
-        sql = (
-            f"SELECT {self.alias}.res_key FROM {self.tables}"
-            f" WHERE {self.alias}.resource_type IN ({_marks(self.types)}) AND {self.where.sql}"
-        )
-        params = (*self.table_params, *self.types, *self.where.params)
+        where = self.where
+        if self.typed:
+            of_type = one_of(f"{self.alias}.resource_type", self.types)
+            where = Fragment(f"{of_type.sql} AND {where.sql}", of_type.params + where.params)
+        sql = f"SELECT {self.alias}.res_key FROM {self.tables} WHERE {where.sql}"
+        params = (*self.table_params, *where.params)
         if self.owner is not None:
             sql += " UNION SELECT w.res_key FROM resources w WHERE w.resource_type = ? AND w.id = ?"
             params += self.owner
@@ -118,13 +127,17 @@ def select(query: SearchQuery, r: str = "r") -> Selection:
         parts.append(access_condition(query.access, r, aliases))
     if query.compartment is not None:
         parts.append(_compartment(query.compartment, r))
+        if query.compartment.owner_checked:
+            parts.append(_owner_exists(aliases, query.compartment))
     candidates = [p for p in parts if isinstance(p, KeySet) and not p.negated]
     driver = min(candidates, key=lambda k: k.rank) if candidates else None
     conditions = [
-        Fragment(f"{r}.resource_type IN ({_marks(types)})", types),
         Fragment(f"{r}.deleted = ?", (False,)),
         *(_condition(p, r) for p in parts if p is not driver),
     ]
+    if driver is None or not driver.yields <= set(types):
+        # Without a driver that yields only these types, test the type of every resource.
+        conditions.insert(0, one_of(f"{r}.resource_type", types))
     return Selection(driver, join(conditions, "AND"))
 
 
@@ -138,26 +151,46 @@ def _marks(values: Sequence[Any]) -> str:
 
 def _compartment(compartment: Compartment, r: str) -> Part:
     """Resources that refer to the compartment's owner through a compartment parameter."""
-    by_type = join(
-        (
-            Fragment(f"c.resource_type = ? AND c.param IN ({_marks(params)})", (rtype, *params))
-            for rtype, params in compartment.params
-            if params
-        ),
-        "OR",
-    )
-    member = KeySet(
+    members = membership(compartment.params, "c")
+    return KeySet(
         "search_reference c",
         "c",
         tuple(rtype for rtype, params in compartment.params if params),
         Fragment(
-            f"c.target_id = ? AND c.target_type = ? AND ({by_type.sql})",
-            (compartment.owner_id, compartment.owner_type, *by_type.params),
+            f"c.target_id = ? AND c.target_type = ? AND {members.sql}",
+            (compartment.owner_id, compartment.owner_type, *members.params),
         ),
         rank=1,
         owner=(compartment.owner_type, compartment.owner_id) if compartment.include_owner else None,
+        typed=False,  # the membership test names the types
     )
-    return member
+
+
+def _owner_exists(aliases: _Aliases, compartment: Compartment) -> Fragment:
+    """The compartment's owner exists and is visible (uncorrelated: evaluated once)."""
+    w = aliases("w")
+    owner = Fragment(
+        f"{w}.resource_type = ? AND {w}.id = ? AND {w}.deleted = ?",
+        (compartment.owner_type, compartment.owner_id, False),
+    )
+    owner = _visible(aliases, owner, w)
+    return Fragment(f"EXISTS (SELECT 1 FROM resources {w} WHERE {owner.sql})", owner.params)
+
+
+def membership(params: Sequence[tuple[str, Sequence[str]]], s: str) -> Fragment:
+    """Reference rows `s` made by one of the (type, parameters) pairs of a compartment.
+
+    One type: its type and parameters, which the (resource_type, param, ...) index can use.
+    Several (`$everything`: about 100 pairs of 66 types): one list of "Type param" strings,
+    tested against the row's type and parameter joined by a space (neither contains one).
+    """
+    members = [(rtype, tuple(codes)) for rtype, codes in params if codes]
+    if len(members) == 1:
+        rtype, codes = members[0]
+        in_params = one_of(f"{s}.param", codes)
+        return Fragment(f"{s}.resource_type = ? AND {in_params.sql}", (rtype, *in_params.params))
+    pairs = [f"{rtype} {code}" for rtype, codes in members for code in codes]
+    return one_of(f"({s}.resource_type || ' ' || {s}.param)", pairs)
 
 
 def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]) -> Part:
@@ -170,7 +203,7 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]
     if code in COLUMN_PARAMS and crit.modifier == "missing":
         return FALSE if crit.values[0] == "true" else TRUE  # every resource has id and time
     if code == "_id":
-        return Fragment(f"{r}.id IN ({_marks(crit.values)})", crit.values)
+        return one_of(f"{r}.id", crit.values)
     if code == "_lastUpdated":
         return join((_last_updated(crit, v, r) for v in crit.values), "OR")
     if crit.param.components:
@@ -523,12 +556,15 @@ def page_query(query: SearchQuery, cursor: Cursor | None, limit: int) -> Fragmen
         sort_params + selection.params,
     )
     backwards = cursor.backwards if cursor else False
-    paging = page_condition(keys, cursor) if cursor else Fragment("1 = 1")
+    paging = page_condition(keys, cursor) if cursor else TRUE
+    sort_columns = "".join(f", q.k{i}" for i in range(len(keys)))
+    # The page's rows first, then the contents of those rows only.
     sql = (
         f"SELECT q.res_key, q.resource_type, q.id, q.version, q.last_updated, h.method,"
-        f" h.content{''.join(f', q.k{i}' for i in range(len(keys)))}"
-        f" FROM ({inner.sql}) q JOIN resource_history h ON h.seq = q.seq"
-        f" WHERE {paging.sql} ORDER BY {order_by(keys, backwards=backwards)} LIMIT ?"
+        f" h.content{sort_columns} FROM (SELECT * FROM ({inner.sql}) q WHERE {paging.sql}"
+        f" ORDER BY {order_by(keys, backwards=backwards)} LIMIT ?) q"
+        f" JOIN resource_history h ON h.seq = q.seq"
+        f" ORDER BY {order_by(keys, backwards=backwards)}"
     )
     return Fragment(sql, inner.params + paging.params + (limit,))
 

@@ -83,13 +83,15 @@ class Compartment:
     """Restrict results to a compartment (`Patient/123/Observation`, `$everything`).
 
     `params` names, per resource type, the reference parameters that put a resource in the
-    compartment; `include_owner` also matches the compartment's own resource.
+    compartment; `include_owner` also matches the compartment's own resource;
+    `owner_checked` matches nothing unless the owner exists (current, not deleted).
     """
 
     owner_type: str
     owner_id: str
     params: tuple[tuple[str, tuple[str, ...]], ...]
     include_owner: bool = False
+    owner_checked: bool = False
 
 
 @dataclass(frozen=True)

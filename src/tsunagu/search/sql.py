@@ -6,7 +6,7 @@ storage adapter adapts placeholders and encodes datetime parameters for its data
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,27 @@ class Fragment:
 
 TRUE = Fragment("1 = 1")
 FALSE = Fragment("1 = 0")
+
+# Lists longer than this go to the database as one `ValueList` parameter (see `one_of`).
+LONG_LIST = 8
+
+
+@dataclass(frozen=True)
+class ValueList:
+    """The values of one `IN (?)` placeholder: the storage adapter either spreads them over as
+    many placeholders or passes them as one array (PostgreSQL: `= ANY(?)`), so a long list
+    keeps the statement short and its parameter count small."""
+
+    values: tuple[Any, ...]
+
+
+def one_of(expression: str, values: Sequence[Any]) -> Fragment:
+    """`expression IN (values)`: false for no values; a long list as one `ValueList`."""
+    if not values:
+        return FALSE
+    if len(values) > LONG_LIST:
+        return Fragment(f"{expression} IN (?)", (ValueList(tuple(values)),))
+    return Fragment(f"{expression} IN ({', '.join('?' for _ in values)})", tuple(values))
 
 
 def join(fragments: Iterable[Fragment], operator: str) -> Fragment:

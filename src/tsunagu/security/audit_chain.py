@@ -16,13 +16,26 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 GENESIS = "0" * 64  # the "previous hash" of link 1
 
 
 def canonical(event: Mapping[str, Any]) -> bytes:
-    """The event's canonical bytes: sorted keys, compact separators, UTF-8 (not escaped)."""
-    text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
+    """The event's canonical bytes: sorted keys, compact separators, UTF-8 (not escaped).
+
+    The definition is Python's `json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`. orjson writes the same bytes for what stored AuditEvents hold
+    (strings, integers, booleans, null, objects, arrays: tests/unit/security/
+    test_audit_chain.py checks it), many times faster; what orjson refuses (integers beyond
+    64 bits, other types) takes the definition's own path. Floats are the one difference,
+    and they cannot occur: stored JSON reads decimals back as `Decimal`, which neither
+    serialiser accepts, so an event with a float could never be verified either way."""
+    try:
+        return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return text.encode("utf-8")
 
 
 def link_hash(previous: str, event: Mapping[str, Any]) -> str:

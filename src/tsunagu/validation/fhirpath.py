@@ -32,6 +32,7 @@ from tsunagu.validation.fhirpath_ops import (
     in_,
     index,
     is_,
+    literal,
     member,
     of_type,
     or_,
@@ -226,16 +227,15 @@ class Parser:
         kind, text = self.peek()
         if kind == "str":
             self.take()
-            value = _unescape(text)
-            return lambda c, e: [value]
+            return literal(_unescape(text))
         if kind == "num":
             self.take()
             number: Any = float(text) if "." in text else int(text)
             return lambda c, e: [number]
         if kind == "date":
             self.take()
-            literal = text[1:]
-            return lambda c, e: [literal]
+            date_text = text[1:]
+            return lambda c, e: [date_text]
         if kind == "var":
             self.take()
             return variable(text[1:].strip("`"))

@@ -9,6 +9,7 @@ from tsunagu.validation.fhirpath_ops import (
     Env,
     Fn,
     Unsupported,
+    boolean,
     children,
     equal,
     is_,
@@ -33,7 +34,7 @@ def function(name: str, args: list[Fn], type_name: str | None) -> Fn:
     if name == "exists":
         if args:
             criteria = args[0]
-            return lambda c, e: [any(to_bool(criteria([i], e)) for i in c)]
+            return lambda c, e: [any(boolean(criteria, [i], e) for i in c)]
         return lambda c, e: [bool(c)]
     if name == "not":
         return lambda c, e: [] if to_bool(c) is None else [not to_bool(c)]
@@ -43,7 +44,7 @@ def function(name: str, args: list[Fn], type_name: str | None) -> Fn:
         return lambda c, e: [len(c) == 1 and not isinstance(c[0], dict)]
     if name == "where":
         criteria = args[0]
-        return lambda c, e: [i for i in c if to_bool(criteria([i], e))]
+        return lambda c, e: [i for i in c if boolean(criteria, [i], e)]
     if name == "select":
         projection = args[0]
         return lambda c, e: [v for i in c for v in projection([i], e)]
@@ -165,6 +166,20 @@ def function(name: str, args: list[Fn], type_name: str | None) -> Fn:
 
 
 def _string_function(name: str, argument: Fn) -> Fn:
+    pattern = getattr(argument, "literal", None)
+    if name == "matches" and isinstance(pattern, str):
+        try:
+            regex = re.compile(pattern, re.DOTALL)
+        except re.error:
+            pass  # raised again when evaluated (the invariant is then skipped)
+        else:
+
+            def matches(items: Collection, env: Env) -> Collection:
+                text = string_fn(items)
+                return [] if text is None else [regex.search(text) is not None]
+
+            return matches
+
     def string_function(items: Collection, env: Env) -> Collection:
         text = string_fn(items)
         other = string_fn(argument(items, env))

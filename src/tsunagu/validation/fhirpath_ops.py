@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tsunagu.validation.choices import choice_value
+from tsunagu.validation.choices import choice_stems, choice_value
 
 # Numbers as parsed JSON holds them: ints, floats and Decimals (tsunagu.fhir.jsonio).
 Number = (int, float, Decimal)
@@ -119,14 +119,30 @@ class Member:
     def __init__(self, name: str, source: Fn | None = None) -> None:
         self.member_name = name
         self.source = source
+        # Only a choice element name can match a typed JSON name (`value` -> `valueQuantity`).
+        self.is_choice = name in choice_stems()
 
     def __call__(self, items: Collection, env: Env) -> Collection:
+        # `children` inlined: this is the hottest step of every invariant.
         if self.source is not None:
             items = self.source(items, env)
         out: Collection = []
         name = self.member_name
         for item in items:
-            out.extend(children(item, name))
+            if not isinstance(item, dict):
+                continue
+            if name in item:
+                child = item[name]
+            elif self.is_choice:
+                child = choice_value(item, name)
+                if child is None:
+                    continue
+            else:
+                continue
+            if isinstance(child, list):
+                out.extend([c for c in child if c is not None])
+            else:
+                out.append(child)
         return out
 
 
@@ -228,7 +244,14 @@ def is_(type_name: str) -> Fn:
 
 
 def boolean(fn: Fn, items: Collection, env: Env) -> bool | None:
-    return to_bool(fn(items, env))
+    """`to_bool(fn(items, env))`, inlined (every `and`/`or`/`implies` goes through it)."""
+    result = fn(items, env)
+    if not result:
+        return None
+    if len(result) == 1:
+        value = result[0]
+        return value if isinstance(value, bool) else True
+    raise ValueError("multiple items where a boolean is expected")
 
 
 def and_(left: Fn, right: Fn) -> Fn:
@@ -280,7 +303,28 @@ def implies(left: Fn, right: Fn) -> Fn:
     return implication
 
 
+def literal(value: Any) -> Fn:
+    """A literal; remembers its value so that `x = 'text'` can compare directly."""
+
+    def constant(items: Collection, env: Env) -> Collection:
+        return [value]
+
+    constant.literal = value  # type: ignore[attr-defined]
+    return constant
+
+
 def eq(left: Fn, right: Fn, *, negate: bool) -> Fn:
+    text = getattr(right, "literal", None)
+    if isinstance(text, str):
+        # `x = 'text'`: `equal(x, 'text')` is plain `==` for every JSON value.
+        def text_equality(items: Collection, env: Env) -> Collection:
+            a = left(items, env)
+            if not a:
+                return []
+            return [(len(a) == 1 and a[0] == text) != negate]
+
+        return text_equality
+
     def equality(items: Collection, env: Env) -> Collection:
         a, b = left(items, env), right(items, env)
         if not a or not b:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tsunagu.validation.choices import choice_value
+from tsunagu.validation.choices import choice_stems, choice_value
 from tsunagu.validation.fhirpath import Env, Fn, Unsupported, compile_expression
 from tsunagu.validation.model import Constraint
 
@@ -110,6 +110,8 @@ class Prepared:
 
     native: Fn | None
     absent: tuple[str, ...]
+    # `absent` with, for each name, whether it is a choice (`value` also matches `valueX`).
+    absent_choices: tuple[tuple[str, bool], ...] = ()
 
 
 _EMPTY_TERM = re.compile(
@@ -211,8 +213,12 @@ class Invariants:
         """The constraint with its compiled closure and absence shortcuts (cached)."""
         found = self._prepared.get(constraint.expression)
         if found is None:
+            absent = absence_shortcuts(constraint.expression)
+            stems = choice_stems()
             found = Prepared(
-                self._native(constraint.expression), absence_shortcuts(constraint.expression)
+                self._native(constraint.expression),
+                absent,
+                tuple((name, name in stems) for name in absent),
             )
             self._prepared[constraint.expression] = found
         return found
@@ -239,9 +245,9 @@ class Invariants:
         env: Env,
     ) -> bool | None:
         """Evaluate a prepared constraint (see `check`)."""
-        if prepared.absent and isinstance(value, dict):
-            for name in prepared.absent:
-                if name not in value and choice_value(value, name) is None:
+        if prepared.absent_choices and isinstance(value, dict):
+            for name, is_choice in prepared.absent_choices:
+                if name not in value and (not is_choice or choice_value(value, name) is None):
                     return True
         native = prepared.native
         if native is not None:

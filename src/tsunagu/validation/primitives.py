@@ -38,12 +38,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 MAX_STRING = 1024 * 1024
+MEMO_SIZE = 8192  # strings remembered per check
+MEMO_LENGTH = 256  # longer strings are checked every time
 
 
 def _calendar_ok(text: str) -> bool:
     """True unless the year-month-day part names a day the month does not have."""
-    if len(text) < 10:
-        return True
+    if len(text) < 10 or (text[8] < "3" and text[8:10] != "29"):
+        return True  # days 01-28 exist in every month (the regex has checked the digits)
     year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
     return day <= monthrange(year, month)[1]
 
@@ -82,6 +84,28 @@ def _dated(regex: re.Pattern[str], expected: str) -> PrimitiveCheck:
     return check
 
 
+def _remembered(regex: re.Pattern[str], expected: str) -> PrimitiveCheck:
+    """`_pattern` that remembers recent answers, for vocabulary (codes, ids, URIs): the same
+    codes and system URIs recur in almost every resource, and a dict lookup is cheaper than
+    the regular expression. Free text, dates and binary data are never kept. The memo is
+    emptied when it reaches `MEMO_SIZE` strings."""
+    seen: dict[str, bool] = {}
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return "a JSON string"
+        ok = seen.get(value)
+        if ok is None:
+            ok = regex.fullmatch(value) is not None
+            if len(seen) >= MEMO_SIZE:
+                seen.clear()
+            if len(value) <= MEMO_LENGTH:
+                seen[value] = ok
+        return None if ok else expected
+
+    return check
+
+
 def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else "a JSON boolean (true or false)"
 
@@ -116,8 +140,7 @@ def _xhtml(value: Any) -> str | None:
     return None
 
 
-def _uri(value: Any) -> str | None:
-    return _pattern(URI, "a URI without whitespace")(value)
+_uri = _remembered(URI, "a URI without whitespace")
 
 
 CHECKS: dict[str, PrimitiveCheck] = {
@@ -128,13 +151,13 @@ CHECKS: dict[str, PrimitiveCheck] = {
     "decimal": _decimal,
     "string": _string,
     "markdown": _string,
-    "code": _pattern(CODE, "a code (no leading, trailing or double whitespace)"),
-    "id": _pattern(ID, "an id (1-64 of A-Z a-z 0-9 - .)"),
+    "code": _remembered(CODE, "a code (no leading, trailing or double whitespace)"),
+    "id": _remembered(ID, "an id (1-64 of A-Z a-z 0-9 - .)"),
     "uri": _uri,
     "url": _uri,
     "canonical": _uri,
-    "oid": _pattern(OID, "an OID URI (urn:oid:...)"),
-    "uuid": _pattern(UUID, "a UUID URI (urn:uuid:..., lower case)"),
+    "oid": _remembered(OID, "an OID URI (urn:oid:...)"),
+    "uuid": _remembered(UUID, "a UUID URI (urn:uuid:..., lower case)"),
     "base64Binary": _pattern(BASE64, "base64 encoded data"),
     "date": _dated(DATE, "a date (YYYY, YYYY-MM or YYYY-MM-DD)"),
     "dateTime": _dated(DATE_TIME, "a dateTime (YYYY[-MM[-DD[Thh:mm:ss[.s]+zz:zz]]])"),

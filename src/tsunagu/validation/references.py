@@ -114,7 +114,8 @@ def codings(item: Any, code: str) -> list[tuple[str | None, str]]:
         return []
     if code == "CodeableConcept":
         out: list[tuple[str | None, str]] = []
-        for coding in item.get("coding") or ():
+        listed = item.get("coding")
+        for coding in listed if isinstance(listed, list) else ():
             if isinstance(coding, dict) and isinstance(coding.get("code"), str):
                 system = coding.get("system")
                 out.append((system if isinstance(system, str) else None, coding["code"]))

@@ -33,6 +33,8 @@ class Registry:
     def profile(self, canonical: str) -> Profile | None:
         """The compiled profile for a canonical URL (`|version` ignored); None if unknown
         or without a snapshot."""
+        if canonical in self._compiled:  # the common case: no `|version`, seen before
+            return self._compiled[canonical]
         url = canonical.split("|", 1)[0]
         if url in self._compiled:
             return self._compiled[url]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tsunagu.validation.aliases import UriAliases, contains, equal
-from tsunagu.validation.choices import choice_value
+from tsunagu.validation.choices import choice_stems, choice_value
 from tsunagu.validation.model import Discriminator, Node
 from tsunagu.validation.registry import Registry
 
@@ -25,11 +25,20 @@ _OF_TYPE = re.compile(r"ofType\(([A-Za-z]+)\)")
 UNKNOWN = "unknown"
 
 
+# One step of a compiled discriminator path: (kind, name or URL, is a choice name).
+Step = tuple[int, str, bool]
+_NAME, _EXTENSION, _OF_TYPE_STEP = 0, 1, 2
+
+
 @dataclass(frozen=True)
 class Matcher:
     kind: str  # fixed | pattern | binding | exists | type | profile | unknown
     parts: tuple[str, ...]
     expected: Any
+    steps: tuple[Step, ...] | None = field(default=None, init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", compile_path(self.parts))
 
 
 def split_path(path: str) -> tuple[str, ...]:
@@ -50,36 +59,60 @@ def split_path(path: str) -> tuple[str, ...]:
     return tuple(p for p in parts if p and p != "$this")
 
 
-def values_at(item: Any, parts: tuple[str, ...]) -> list[Any] | None:
-    """Values found at a discriminator path; None if the path cannot be evaluated."""
-    current = [item]
+def compile_path(parts: tuple[str, ...]) -> tuple[Step, ...] | None:
+    """The steps of a discriminator path, parsed once; None if it goes through resolve()."""
+    steps: list[Step] = []
     for part in parts:
-        found: list[Any] = []
-        ext = _EXTENSION_CALL.fullmatch(part)
-        of_type = _OF_TYPE.fullmatch(part)
         if part.startswith("resolve"):
             return None
+        ext = _EXTENSION_CALL.fullmatch(part)
+        if ext is not None:
+            steps.append((_EXTENSION, ext.group(1), False))
+        elif _OF_TYPE.fullmatch(part) is not None:
+            steps.append((_OF_TYPE_STEP, part, False))
+        else:
+            name = part.removesuffix("[x]")
+            steps.append((_NAME, name, name in choice_stems()))
+    return tuple(steps)
+
+
+def values_at(item: Any, parts: tuple[str, ...]) -> list[Any] | None:
+    """Values found at a discriminator path; None if the path cannot be evaluated."""
+    return values_along(item, compile_path(parts))
+
+
+def values_along(item: Any, steps: tuple[Step, ...] | None) -> list[Any] | None:
+    """Values found along compiled steps (see `values_at`)."""
+    if steps is None:
+        return None
+    current = [item]
+    for kind, name, is_choice in steps:
+        found: list[Any] = []
         for value in current:
             if not isinstance(value, dict):
                 continue
-            if ext is not None:
+            if kind == _EXTENSION:
                 found.extend(
                     e
                     for e in value.get("extension", ())
-                    if isinstance(e, dict) and e.get("url") == ext.group(1)
+                    if isinstance(e, dict) and e.get("url") == name
                 )
                 continue
-            if of_type is not None:
+            if kind == _OF_TYPE_STEP:
                 found.append(value)
                 continue
-            name = part.removesuffix("[x]")
             if name in value:
                 child = value[name]
-                found.extend(child if isinstance(child, list) else [child])
-            else:
+            elif is_choice:
                 child = choice_value(value, name)
-                if child is not None:
-                    found.extend(child if isinstance(child, list) else [child])
+                if child is None:
+                    continue
+            else:
+                continue
+            if isinstance(child, list):
+                found.extend(child)
+            else:
+                found.append(child)
         current = found
     return current
 
@@ -212,7 +245,7 @@ def matches(
             continue
         if matcher.kind == UNKNOWN:
             return fits(item, slice_node)
-        values = values_at(item, matcher.parts)
+        values = values_along(item, matcher.steps)
         if values is None:
             return fits(item, slice_node)
         if matcher.kind == "fixed":

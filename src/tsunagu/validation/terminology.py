@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from tsunagu.validation.ports import CodeCheck
@@ -53,6 +54,9 @@ EXTRA_ALIASES: tuple[tuple[str, ...], ...] = (
     ("http://jami.jp/CodeSystem/MedicationUsage", "urn:oid:1.2.392.200250.2.2.20.20"),
 )
 _COMPLETE = "complete"
+# Answers of `check_code` kept per instance; the memo is emptied when it reaches this size
+# (codes come from requests, so it must not grow without bound).
+MEMO_SIZE = 65536
 
 
 class ConformanceSource(Protocol):
@@ -78,7 +82,7 @@ class Expansion:
     open_systems: frozenset[str]
     complete: bool
 
-    @property
+    @cached_property
     def code_values(self) -> frozenset[str]:
         return frozenset(code for _, code in self.codes)
 
@@ -144,6 +148,7 @@ class PackageTerminology:
         self._systems: dict[str, _CodeSystem | None] = {}
         self._expansions: dict[str, Expansion | None] = {}
         self._by_url: dict[str, Mapping[str, Any]] | None = None
+        self._answers: dict[tuple[str, str | None, str], Membership] = {}
 
     # --- the port and its helpers ---------------------------------------------------------
 
@@ -167,11 +172,21 @@ class PackageTerminology:
 
     def check_code(self, valueset_url: str, system: str | None, code: str) -> Membership:
         """Whether `code` (of `system`, when given) is in the value set (the port)."""
-        expansion = self.expansion(valueset_url)
-        if expansion is None:
-            return "unknown"
-        canonical = None if system is None else self.canonical_system(_strip_version(system))
-        return expansion.member(canonical, code)
+        key = (valueset_url, system, code)
+        found = self._answers.get(key)
+        if found is None:
+            expansion = self.expansion(valueset_url)
+            if expansion is None:
+                found = "unknown"
+            else:
+                canonical = (
+                    None if system is None else self.canonical_system(_strip_version(system))
+                )
+                found = expansion.member(canonical, code)
+            if len(self._answers) >= MEMO_SIZE:
+                self._answers.clear()
+            self._answers[key] = found
+        return found
 
     def validate_in_system(self, system: str, code: str) -> Membership:
         """Whether `code` exists in code system `system` (unknown when not enumerable)."""

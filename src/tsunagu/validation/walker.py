@@ -19,7 +19,6 @@ from tsunagu.validation.fhirpath import Env
 from tsunagu.validation.invariants import STATE, Invariants
 from tsunagu.validation.model import BACKBONE_TYPES, Node, TypeRef
 from tsunagu.validation.ports import Terminology
-from tsunagu.validation.primitives import CHECKS
 from tsunagu.validation.references import (
     allowed_targets,
     coded_type,
@@ -28,11 +27,22 @@ from tsunagu.validation.references import (
     reference_problem,
 )
 from tsunagu.validation.registry import Profile, Registry
-from tsunagu.validation.rules import PRIMITIVE_EXTENSION, ObjectRule, rule_for
+from tsunagu.validation.rules import (
+    CODED,
+    COMPLEX,
+    PRIMITIVE,
+    PRIMITIVE_EXTENSION,
+    RESOURCE,
+    ItemPlan,
+    ObjectRule,
+    Prop,
+    plan_of,
+    rule_for,
+    slice_plan,
+)
 from tsunagu.validation.slice_index import candidates_for, slice_table
-from tsunagu.validation.slicing import matchers, matches
+from tsunagu.validation.slicing import Matcher, matchers, matches
 
-_CODED = frozenset({"code", "Coding", "CodeableConcept", "Quantity", "string", "uri"})
 IGNORED_KEYS = frozenset({"fhir_comments"})
 
 
@@ -43,6 +53,19 @@ class Frame:
     resource: dict[str, Any]
     contained_ids: frozenset[str]
     root: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The issues of one resource walked against one profile (paths start with `x`), and
+    the state they depend on: the frames it was walked in and whether the Bundle entries
+    had been indexed."""
+
+    item: dict[str, Any]
+    profile: Profile
+    frames: tuple[Frame, ...]
+    bundle_size: int
+    issues: dict[tuple[str, str, str, str], Issue]
 
 
 @dataclass
@@ -66,6 +89,10 @@ class Walk:
     frames: list[Frame] = field(default_factory=list)
     bundle_entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     _conform_cache: dict[tuple[int, str], bool] = field(default_factory=dict)
+    _replays: dict[tuple[int, str], Replay] = field(default_factory=dict)
+    # The invariant environment of the frame last used (one per resource being walked).
+    _env_frame: Frame | None = None
+    _env: Env | None = None
 
     # ---- issues
 
@@ -109,7 +136,9 @@ class Walk:
             applicable = [base]
         contained = resource.get("contained")
         ids = frozenset(
-            str(c.get("id")) for c in contained or () if isinstance(c, dict) and "id" in c
+            str(c.get("id"))
+            for c in (contained if isinstance(contained, list) else ())
+            if isinstance(c, dict) and "id" in c
         )
         root = self.frames[0].root if self.frames else resource
         self.frames.append(Frame(resource, ids, root))
@@ -143,7 +172,9 @@ class Walk:
             if profile is not None:
                 found[profile.url] = profile
         meta = resource.get("meta") if isinstance(resource, dict) else None
-        for index, url in enumerate(meta.get("profile") or () if isinstance(meta, dict) else ()):
+        declared_urls = meta.get("profile") if isinstance(meta, dict) else None
+        # Not a list: the structure check reports it; no profile is taken from it.
+        for index, url in enumerate(declared_urls if isinstance(declared_urls, list) else ()):
             if not isinstance(url, str):
                 continue
             profile = registry.profile(url)
@@ -200,7 +231,8 @@ class Walk:
                     self.add("invariant", msg.contained_meta("dom-4"), item_path)
                 if "security" in meta:
                     self.add("invariant", msg.contained_meta("dom-5"), item_path)
-            if item.get("id") not in referenced:
+            item_id = item.get("id")  # not a string: reported by the structure check
+            if (item_id if isinstance(item_id, str) else None) not in referenced:
                 self.add("invariant", msg.contained_unreferenced(), item_path)
 
     # ---- objects
@@ -219,38 +251,59 @@ class Walk:
         if rule is None:
             rule = rule_for(node, type_code, self.shared.registry)
             node.cache[type_code] = rule
+        # Only the elements of `rule.counted` are counted; the path of a child is built
+        # when it is needed (an issue, or a value to descend into).
         counts: dict[Node, int] = {}
+        over = False  # some counted element occurs more often than its max
         props = rule.props
+        add = self.add
         for key, value in obj.items():
             prop = props.get(key)
             if prop is None:
                 if (is_resource and key == "resourceType") or key in IGNORED_KEYS:
                     continue
-                self.add("structure", msg.unknown_element(key), f"{path}.{key}")
+                add("structure", msg.unknown_element(key), f"{path}.{key}")
                 continue
             child = prop.node
             plain = prop.plain_check
             if plain is not None and value is not None and type(value) is not list:
-                counts[child] = counts.get(child, 0) + 1
+                if prop.counted:
+                    count = counts[child] = counts.get(child, 0) + 1
+                    if count > child.max:
+                        over = True
                 expected = plain(value)
                 if expected is not None:
-                    self.add("value", msg.bad_primitive(prop.type.code, expected), f"{path}.{key}")
+                    add("value", msg.bad_primitive(prop.type.code, expected), f"{path}.{key}")
                 continue
-            size = len(value) if type(value) is list else 1
             if prop.is_primitive_extension:
-                if key[1:] not in obj:
-                    counts[child] = counts.get(child, 0) + size
+                if prop.counted and key[1:] not in obj:
+                    size = len(value) if type(value) is list else 1
+                    count = counts[child] = counts.get(child, 0) + size
+                    if count > child.max or not size:
+                        over = True
                 self.primitive_extension(child, value, obj.get(key[1:]), f"{path}.{key[1:]}")
                 continue
-            counts[child] = counts.get(child, 0) + size
-            if child.repeats or child.slicing is not None or type(value) is list:
-                self.element(child, prop.type, key, value, obj, path)
+            if prop.counted:
+                size = len(value) if type(value) is list else 1
+                count = counts[child] = counts.get(child, 0) + size
+                if count > child.max or not size:
+                    over = True
+            if prop.as_element or type(value) is list:
+                self.element(prop, key, value, obj, path)
             elif value is None:
-                self.add("structure", msg.empty_value(), f"{path}.{key}")
+                add("structure", msg.empty_value(), f"{path}.{key}")
             else:
-                self.item(child, prop.type, value, f"{path}.{key}")
-        if rule.counted:
+                plan = prop.plan or plan_of(prop, self.shared.registry)
+                self.planned(plan, value, f"{path}.{key}")
+        # Every count is checked only when one may be wrong: over a max, an empty array
+        # (counted 0), a required name absent, or another required element short.
+        if over or not obj.keys() >= rule.required_names:
             self._cardinality(rule, counts, path)
+        else:
+            for child in rule.required_other:
+                if counts.get(child, 0) < child.min:
+                    self._cardinality(rule, counts, path)
+                    break
         if rule.constraints:
             self._invariants(rule, obj, node, type_code, path, is_resource)
 
@@ -263,16 +316,9 @@ class Walk:
             elif count > child.max:
                 self.add("structure", msg.too_many(name, count, child.max), f"{path}.{name}")
 
-    def element(
-        self,
-        node: Node,
-        type_ref: TypeRef,
-        key: str,
-        value: Any,
-        obj: dict[str, Any],
-        path: str,
-    ) -> None:
+    def element(self, prop: Prop, key: str, value: Any, obj: dict[str, Any], path: str) -> None:
         """Check one JSON property (all its items) of an object."""
+        node = prop.node
         base_path = f"{path}.{key}"
         if node.repeats:
             if not isinstance(value, list):
@@ -287,13 +333,15 @@ class Walk:
                 self.add("structure", msg.must_not_be_array(), base_path)
                 return
             items = [value]
-        partner = obj.get("_" + key) if node.repeats else None
+        plan = prop.plan or plan_of(prop, self.shared.registry)
         if node.slicing is not None and node.slices and not node.is_choice:
-            self.sliced(node, type_ref, items, base_path)
+            self.sliced(plan, items, base_path)
             return
+        repeats = node.repeats
         for index, item in enumerate(items):
-            item_path = f"{base_path}[{index}]" if node.repeats else base_path
+            item_path = f"{base_path}[{index}]" if repeats else base_path
             if item is None:
+                partner = obj.get("_" + key) if repeats else None
                 if not (
                     isinstance(partner, list)
                     and index < len(partner)
@@ -301,7 +349,7 @@ class Walk:
                 ):
                     self.add("structure", msg.empty_value(), item_path)
                 continue
-            self.item(node, type_ref, item, item_path)
+            self.planned(plan, item, item_path)
 
     def primitive_extension(self, node: Node, value: Any, partner: Any, path: str) -> None:
         """The `_name` object (or array) holding id/extension of a primitive."""
@@ -319,44 +367,50 @@ class Walk:
 
     def item(self, node: Node, type_ref: TypeRef, item: Any, path: str) -> None:
         """Check one value of an element against its type and the element's rules."""
-        code = type_ref.code
-        check = CHECKS.get(code)
-        if check is not None:
-            expected = check(item)
+        self.planned(ItemPlan(node, type_ref, self.shared.registry), item, path)
+
+    def planned(self, plan: ItemPlan, item: Any, path: str) -> None:
+        """`item` with the decisions about (element, type) made beforehand."""
+        kind = plan.kind
+        if kind == PRIMITIVE:
+            assert plan.check is not None
+            expected = plan.check(item)
             if expected is not None:
-                self.add("value", msg.bad_primitive(code, expected), path)
+                self.add("value", msg.bad_primitive(plan.code, expected), path)
                 return
-            if node.max_length and isinstance(item, str) and len(item) > node.max_length:
-                self.add("value", msg.too_long(node.max_length), path)
-        elif code == "Resource" or code in self.shared.resource_types:
-            self.nested_resource(item, type_ref, path)
+            limit = plan.max_length
+            if limit and isinstance(item, str) and len(item) > limit:
+                self.add("value", msg.too_long(limit), path)
+        elif kind == COMPLEX:
+            self.structure(item, plan.target, plan.code, path)
+            if plan.is_reference and isinstance(item, dict):
+                self.reference(plan.node, item, path)
+        elif kind == RESOURCE:
+            self.nested_resource(item, plan.type_ref, path)
             return
-        elif code == "Extension":
-            if not isinstance(item, dict):
-                self.add("structure", msg.not_object(code), path)
-                return
-            self.extension(node, type_ref, item, path)
         else:
-            target = node
-            if type_ref.profiles and not node.children:
-                profile = self.shared.registry.profile(type_ref.profiles[0])
-                if profile is not None:
-                    target = profile.root
-            self.structure(item, target, code, path)
-            if code == "Reference" and isinstance(item, dict):
-                self.reference(node, item, path)
-        aliases = self.shared.aliases
-        if node.fixed is not None and not equal(item, node.fixed[1], aliases):
-            self.add("value", msg.fixed_mismatch("fixed"), path)
-        elif node.pattern is not None and not contains(item, node.pattern[1], aliases):
-            self.add("value", msg.fixed_mismatch("pattern"), path)
-        if node.binding is not None and code in _CODED:
-            self.binding(node.binding, code, item, path)
+            if not isinstance(item, dict):
+                self.add("structure", msg.not_object(plan.code), path)
+                return
+            self.extension(plan.node, plan.type_ref, item, path)
+        if plan.checks_value:
+            node = plan.node
+            aliases = self.shared.aliases
+            if node.fixed is not None and not equal(item, node.fixed[1], aliases):
+                self.add("value", msg.fixed_mismatch("fixed"), path)
+            elif node.pattern is not None and not contains(item, node.pattern[1], aliases):
+                self.add("value", msg.fixed_mismatch("pattern"), path)
+            if node.binding is not None and plan.code in CODED:
+                self.binding(node.binding, plan.code, item, path)
 
     def nested_resource(self, item: Any, type_ref: TypeRef, path: str) -> None:
-        profiles = self.profiles_of(item, self._one_of(item, type_ref.profiles), path)
+        profiles = tuple(self.profiles_of(item, self._one_of(item, type_ref.profiles), path))
         expected = type_ref.code if type_ref.code != "Resource" else None
-        self.resource(item, path, tuple(profiles), expected)
+        if (
+            expected in (None, "DomainResource") or (profiles and expected == profiles[0].type)
+        ) and self._replayed(item, profiles, path):
+            return
+        self.resource(item, path, profiles, expected)
 
     # ---- extensions
 
@@ -411,36 +465,48 @@ class Walk:
 
     # ---- slicing
 
-    def sliced(self, node: Node, type_ref: TypeRef, items: list[Any], path: str) -> None:
+    def sliced(self, plan: ItemPlan, items: list[Any], path: str) -> None:
+        node, type_ref = plan.node, plan.type_ref
         slicing = node.slicing
         assert slicing is not None
-        registry = self.shared.registry
+        shared = self.shared
+        registry = shared.registry
+        aliases = shared.aliases
+        slices = node.slices
+        compiled = _slice_matchers(node, registry)
+        table = slice_table(node, registry, aliases)
+        conforms, fits, code_check = self.conforms, self.fits, self.code_check
+        json_type = type_ref.code
         assigned: list[int] = []
-        table = slice_table(node, registry, self.shared.aliases)
         for item in items:
-            candidates: Iterable[int] = range(len(node.slices))
-            if table is not None:
-                candidates = candidates_for(node, table, item, registry, self.shared.aliases)
+            candidates: Iterable[int] = (
+                range(len(slices))
+                if table is None
+                else candidates_for(node, table, item, registry, aliases)
+            )
             chosen = -1
             for position in candidates:
-                slice_node = node.slices[position]
-                found = matchers(node, slice_node, registry)
+                if table is not None and len(compiled[position]) == 1:
+                    # The table found it by its only discriminator: a fixed string.
+                    chosen = position
+                    break
                 if matches(
                     item,
-                    slice_node,
-                    found,
-                    json_type=type_ref.code,
-                    conforms=self.conforms,
-                    fits=self.fits,
-                    code_check=self.code_check,
-                    aliases=self.shared.aliases,
+                    slices[position],
+                    compiled[position],
+                    json_type=json_type,
+                    conforms=conforms,
+                    fits=fits,
+                    code_check=code_check,
+                    aliases=aliases,
                 ):
                     chosen = position
                     break
             assigned.append(chosen)
         counts: dict[int, int] = {}
+        repeats = node.repeats
         for index, (item, chosen) in enumerate(zip(items, assigned, strict=True)):
-            item_path = f"{path}[{index}]" if node.repeats else path
+            item_path = f"{path}[{index}]" if repeats else path
             if item is None:
                 self.add("structure", msg.empty_value(), item_path)
                 continue
@@ -448,15 +514,18 @@ class Walk:
                 if slicing.rules == "closed":
                     self.add("structure", msg.no_slice_matched(node.name), item_path)
                     continue
-                self.item(node, type_ref, item, item_path)
+                self.planned(plan, item, item_path)
                 continue
             counts[chosen] = counts.get(chosen, 0) + 1
-            slice_node = node.slices[chosen]
-            slice_type = slice_node.types[0] if slice_node.types else type_ref
-            self.item(slice_node, slice_type, item, item_path)
-        matched = [c for c in assigned if c >= 0]
-        if slicing.ordered and matched != sorted(matched):
-            self.add("structure", msg.slice_order(node.name), path)
+            typed = slice_plan(node, chosen, registry)
+            if typed is not None:
+                self.planned(typed, item, item_path)
+            else:
+                self.item(slices[chosen], type_ref, item, item_path)
+        if slicing.ordered:
+            matched = [c for c in assigned if c >= 0]
+            if matched != sorted(matched):
+                self.add("structure", msg.slice_order(node.name), path)
         if slicing.rules == "openAtEnd":
             seen_open = False
             for chosen in assigned:
@@ -465,12 +534,14 @@ class Walk:
                 elif seen_open:
                     self.add("structure", msg.slice_order(node.name), path)
                     break
-        required = node.cache.get("required_slices")
+        required: list[int] | None = node.cache.get("required_slices")
         if required is None:
-            required = [i for i, n in enumerate(node.slices) if n.min > 0]
+            required = [i for i, n in enumerate(slices) if n.min > 0]
             node.cache["required_slices"] = required
+        if not required and not counts:
+            return
         for position in sorted(set(required) | set(counts)):
-            slice_node = node.slices[position]
+            slice_node = slices[position]
             count = counts.get(position, 0)
             name = slice_node.slice_name or ""
             if count < slice_node.min:
@@ -496,7 +567,7 @@ class Walk:
                 elif any(str(p).split("|", 1)[0] == profile.url for p in declared):
                     result = True
                 else:
-                    result = self._sub_walk_ok(lambda w: w.resource(item, "x", (profile,), None))
+                    result = self._resource_conforms(item, profile)
             else:
                 result = self._sub_walk_ok(
                     lambda w: w.item(profile.root, TypeRef(profile.type), item, "x")
@@ -509,11 +580,47 @@ class Walk:
         type_ref = slice_node.types[0] if slice_node.types else TypeRef("Element")
         return self._sub_walk_ok(lambda w: w.item(slice_node, type_ref, item, "x"))
 
-    def _sub_walk_ok(self, run: Any) -> bool:
+    def _sub_walk(self) -> Walk:
         sub = Walk(self.shared, frames=list(self.frames), bundle_entries=self.bundle_entries)
         sub._conform_cache = self._conform_cache
+        sub._replays = self._replays
+        return sub
+
+    def _sub_walk_ok(self, run: Any) -> bool:
+        sub = self._sub_walk()
         run(sub)
         return not sub.has_errors()
+
+    def _resource_conforms(self, item: dict[str, Any], profile: Profile) -> bool:
+        """Walk a resource against one profile (slicing by profile). Its issues are kept, so
+        that validating it against that same profile next (as the slice's content) replays
+        them instead of walking it again."""
+        sub = self._sub_walk()
+        sub.resource(item, "x", (profile,), None)
+        self._replays[(id(item), profile.url)] = Replay(
+            item, profile, tuple(self.frames), len(self.bundle_entries), sub.issues
+        )
+        return not sub.has_errors()
+
+    def _replayed(self, item: Any, profiles: tuple[Profile, ...], path: str) -> bool:
+        """Add the issues of an earlier walk of `item` against `profiles` (see
+        `_resource_conforms`) when it was made in the same state as now; False if none."""
+        if len(profiles) != 1:
+            return False
+        record = self._replays.get((id(item), profiles[0].url))
+        if (
+            record is None
+            or record.item is not item
+            or record.profile is not profiles[0]
+            or record.bundle_size != len(self.bundle_entries)
+            or len(record.frames) != len(self.frames)
+            or any(a is not b for a, b in zip(record.frames, self.frames, strict=True))
+        ):
+            return False
+        for issue in record.issues.values():
+            where = issue.expression[0]
+            self.add(issue.code, issue.message, path + where[1:], issue.severity)
+        return True
 
     # ---- references and bindings
 
@@ -561,10 +668,10 @@ class Walk:
         if not pairs:
             return
         check = self.shared.terminology.check_code
-        url = value_set.split("|", 1)[0]
-        results = [check(url, system, value) for system, value in pairs]
-        if "valid" in results or "unknown" in results:
-            return
+        url = value_set.split("|", 1)[0] if "|" in value_set else value_set
+        for system, value in pairs:
+            if check(url, system, value) != "invalid":
+                return  # one valid code is enough; an unknown one is not reported
         severity: Severity = "error" if strength == "required" else "warning"
         self.add("code-invalid", msg.code_not_in_value_set(url, strength), path, severity)
 
@@ -589,13 +696,19 @@ class Walk:
             type_key = node.path
         else:
             type_key = type_code
-        STATE.resolve = self._resolve
-        STATE.conforms = self.conforms
-        env = Env(resource, root, self._resolve, self.conforms, STATE.member_of)
         prepared = rule.prepared
         if prepared is None:
             prepared = tuple(invariants.prepare(c) for c in rule.constraints)
             object.__setattr__(rule, "prepared", prepared)
+            object.__setattr__(rule, "fallback", any(p.native is None for p in prepared))
+        if rule.fallback:
+            STATE.resolve = self._resolve
+            STATE.conforms = self.conforms
+        if frame is not None and frame is self._env_frame and self._env is not None:
+            env = self._env  # the same resource as the previous call
+        else:
+            env = Env(resource, root, self._resolve, self.conforms, STATE.member_of)
+            self._env_frame, self._env = frame, env
         for constraint, ready in zip(rule.constraints, prepared, strict=True):
             result = invariants.run(ready, constraint, obj, type_key, env)
             if result is False:
@@ -612,3 +725,12 @@ class Walk:
                         return item
             return None
         return self.bundle_entries.get(reference)
+
+
+def _slice_matchers(node: Node, registry: Registry) -> list[tuple[Matcher, ...]]:
+    """The compiled matchers of every slice of `node`, by position (cached on the node)."""
+    found: list[tuple[Matcher, ...]] | None = node.cache.get("slice_matchers")
+    if found is None:
+        found = [matchers(node, slice_node, registry) for slice_node in node.slices]
+        node.cache["slice_matchers"] = found
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from hypothesis import given
@@ -127,3 +128,26 @@ def test_any_single_change_is_found_at_its_link(size: int, data: st.DataObject) 
     report = verify(links, head)
     assert report.first_break is not None
     assert report.first_break.seq == position + 1
+
+
+# What stored AuditEvents can hold (stored JSON reads numbers back as int or Decimal).
+_STRINGS = st.text(st.characters(exclude_categories=["Cs"]))  # no lone surrogates
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | _STRINGS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_STRINGS, inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), _JSON, max_size=6))
+def test_canonical_bytes_are_those_of_the_json_definition(event: dict[str, Any]) -> None:
+    # Control characters, quotes, Japanese, astral characters, big integers, key order.
+    expected = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical(event) == expected.encode("utf-8")
+
+
+def test_canonical_of_an_audit_event_with_every_kind_of_character() -> None:
+    text = "".join(chr(c) for c in range(0x80)) + "\u2028\u2029\ufeff山田\U0001f600"
+    event = {"resourceType": "AuditEvent", "outcomeDesc": text, "z": [1, True, None], "a": {}}
+    expected = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical(event) == expected.encode("utf-8")

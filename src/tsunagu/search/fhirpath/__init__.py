@@ -19,8 +19,9 @@ Deliberate choices where FHIRPath implementations differ:
 
 Modules: `values` (TypedValue, Extractor, evaluation nodes), `syntax` (tokenizer, parser,
 AST), `schema` (type lookups over Definitions), `compiler` and `runtime` (the fast path:
-closures and the operators they run), `inference` and `fallback` (the fhirpathpy path and
-the static types that label its results). This module is the public API.
+closures and the operators they run), `keys` (which top-level keys a compiled expression
+starts from, so indexing skips what a resource lacks), `inference` and `fallback` (the
+fhirpathpy path and the static types that label its results). This module is the public API.
 """
 
 from __future__ import annotations

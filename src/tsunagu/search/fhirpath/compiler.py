@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from tsunagu.search.fhirpath.keys import Keys, branch_keys, start_keys
 from tsunagu.search.fhirpath.runtime import (
     EMPTY_ON_EMPTY,
     OPERATORS,
@@ -309,6 +310,10 @@ class Compiler:
         return run
 
 
+def _no_values(resource: Mapping[str, Any]) -> list[TypedValue]:
+    return []
+
+
 def _union_operands(node: Ast) -> Iterator[Ast]:
     if isinstance(node, Binary) and node.op == "|":
         yield from _union_operands(node.left)
@@ -318,6 +323,14 @@ def _union_operands(node: Ast) -> Iterator[Ast]:
 
 
 def _union(branches: list[Fn]) -> Fn:
+    if len(branches) == 1:  # the usual case once other types' branches are pruned
+        (branch,) = branches
+
+        def single(items: list[Node], root: Root) -> list[Node]:
+            return distinct(branch(items, root))
+
+        return single
+
     def run(items: list[Node], root: Root) -> list[Node]:
         out: list[Node] = []
         for branch in branches:
@@ -354,13 +367,34 @@ class FastExtractor:
         kind = resource.get("resourceType")
         if not isinstance(kind, str):
             kind = ""
+        return self._schema.typed(self._plan(kind)([(resource, kind)], resource))
+
+    def _plan(self, kind: str) -> Fn:
         plan = self._plans.get(kind)
         if plan is None:
             if not self._schema.defs.is_resource_type(kind):
-                plan = self._generic
-            else:
-                plan = self._plans[kind] = Compiler(self._schema, kind).compile(self._ast, True)
-        return self._schema.typed(plan([(resource, kind)], resource))
+                return self._generic
+            plan = self._plans[kind] = Compiler(self._schema, kind).compile(self._ast, True)
+        return plan
+
+    def bind(self, kind: str) -> Callable[[Mapping[str, Any]], list[TypedValue]]:
+        """`self` for resources of type `kind` only, without looking the type up each call."""
+        plan, typed = self._plan(kind), self._schema.typed
+        if plan is _nothing:
+            return _no_values
+
+        def run(resource: Mapping[str, Any]) -> list[TypedValue]:
+            return typed(plan([(resource, kind)], resource))
+
+        return run
+
+    def start_keys(self, kind: str) -> frozenset[str] | None:
+        """Top-level keys a `kind` resource needs for this to select anything (see `keys`)."""
+        return start_keys(self._ast, self._schema, kind)
+
+    def branch_keys(self, kind: str) -> list[Keys] | None:
+        """`keys.branch_keys` of this expression for `kind` resources."""
+        return branch_keys(self._ast, self._schema, kind)
 
     def evaluate(
         self, focus: Sequence[TypedValue], resource: Mapping[str, Any]

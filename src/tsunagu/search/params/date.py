@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from tsunagu.fhir.datatypes import Period, parse_period
@@ -55,6 +56,7 @@ def _ranges(value: Any) -> Iterator[Row]:
                     yield from _ranges(event)
 
 
+@lru_cache(maxsize=16384)  # dates repeat across resources (days, and times to the minute)
 def _period(text: str) -> Period | None:
     try:
         return parse_period(text)

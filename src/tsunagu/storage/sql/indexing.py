@@ -93,10 +93,13 @@ def write_versions(
             rewrite_consent_grants(d, conn, res_key, p.stored.content)
         if p.stored.content is None:
             continue
-        indexed = index_resource(p.stored.content, registry)
+        indexed = index_resource(
+            p.stored.content, registry, prefix=(res_key, p.stored.resource_type)
+        )
         for table, rows in indexed.items():
-            by_table[table].extend((res_key, p.stored.resource_type, *row) for row in rows)
-        access_rows.append(access_row(res_key, p.stored.content, registry, indexed))
+            if rows:
+                by_table[table].extend(rows)
+        access_rows.append(access_row(res_key, p.stored.content, registry, indexed, keyed=True))
     for table, rows in by_table.items():
         if rows:
             insert_index_rows(d, conn, table, rows)
@@ -104,10 +107,19 @@ def write_versions(
 
 
 def access_row(
-    res_key: int, content: dict[str, Any], registry: SearchRegistry, indexed: dict[str, Any]
+    res_key: int,
+    content: dict[str, Any],
+    registry: SearchRegistry,
+    indexed: dict[str, Any],
+    *,
+    keyed: bool = False,
 ) -> tuple[int, str, str, str | None, str | None]:
-    """The `resource_access` row of a version (see storage.access.describe)."""
-    facts = describe(content, registry, indexed.get(_REFERENCE_TABLE))
+    """The `resource_access` row of a version (see storage.access.describe); `keyed`: the
+    index rows start with (res_key, resource_type)."""
+    references = indexed.get(_REFERENCE_TABLE)
+    if keyed and references is not None:
+        references = [row[2:] for row in references]
+    facts = describe(content, registry, references)
     return (res_key, facts.resource_type, facts.access_class.value, facts.facility, facts.patient)
 
 

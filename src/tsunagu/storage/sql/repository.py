@@ -150,12 +150,15 @@ class SqlRepository:
                 access_rows = []
                 for res_key, content in rows:
                     resource = d.decode_json(content)
-                    indexed = index_resource(resource, self.registry)
+                    key = int(res_key)
+                    indexed = index_resource(
+                        resource, self.registry, prefix=(key, resource["resourceType"])
+                    )
                     for table, table_rows in indexed.items():
-                        by_table.setdefault(table, []).extend(
-                            (int(res_key), resource["resourceType"], *row) for row in table_rows
-                        )
-                    access_rows.append(access_row(int(res_key), resource, self.registry, indexed))
+                        by_table.setdefault(table, []).extend(table_rows)
+                    access_rows.append(
+                        access_row(key, resource, self.registry, indexed, keyed=True)
+                    )
                 for table, table_rows in by_table.items():
                     if table_rows:
                         insert_index_rows(d, conn, table, table_rows)

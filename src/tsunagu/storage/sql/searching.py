@@ -8,7 +8,7 @@ from typing import Any
 
 from tsunagu.search.plan import Cursor, access_condition, count_query, page_query
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
-from tsunagu.search.sql import Fragment
+from tsunagu.search.sql import Fragment, ValueList, one_of
 from tsunagu.storage.repository import Match, StoredResource
 from tsunagu.storage.sql.dialect import Connection, Dialect
 
@@ -17,8 +17,40 @@ MAX_INCLUDED = 1000  # per page and include, so one request cannot pull the whol
 
 def execute(d: Dialect, conn: Connection, fragment: Fragment) -> list[Any]:
     """Run a search fragment, encoding its parameters for the dialect."""
-    params = [d.encode_time(p) if isinstance(p, datetime) else p for p in fragment.params]
-    return conn.execute(d.sql(fragment.sql), params).fetchall()
+    sql, params = spread(d, fragment)
+    return conn.execute(d.sql(sql), params).fetchall()
+
+
+def spread(d: Dialect, fragment: Fragment) -> tuple[str, list[Any]]:
+    """The statement and parameters as the dialect takes them: times encoded, and each
+    `ValueList` passed as one array (PostgreSQL, `= ANY(?)`) or spread over placeholders."""
+    if not any(isinstance(p, ValueList) for p in fragment.params):
+        return fragment.sql, [_encode(d, p) for p in fragment.params]
+    pieces = fragment.sql.split("?")
+    if len(pieces) != len(fragment.params) + 1:
+        raise ValueError("a search statement's placeholders and parameters do not match")
+    sql = [pieces[0]]
+    params: list[Any] = []
+    for value, piece in zip(fragment.params, pieces[1:], strict=True):
+        if not isinstance(value, ValueList):
+            sql += ["?", piece]
+            params.append(_encode(d, value))
+            continue
+        before = sql[-1]
+        if not before.endswith(" IN (") or before.endswith(" NOT IN (") or piece[:1] != ")":
+            raise ValueError("a list parameter must stand alone in IN (?)")
+        if d.name == "postgresql":
+            sql[-1] = before.removesuffix(" IN (") + " = ANY("
+            sql += ["?", piece]
+            params.append([_encode(d, v) for v in value.values])
+        else:
+            sql += [", ".join("?" for _ in value.values), piece]
+            params += [_encode(d, v) for v in value.values]
+    return "".join(sql), params
+
+
+def _encode(d: Dialect, value: Any) -> Any:
+    return d.encode_time(value) if isinstance(value, datetime) else value
 
 
 def search(d: Dialect, conn: Connection, query: SearchQuery, cursor: Cursor | None) -> list[Match]:
@@ -62,10 +94,10 @@ def include(
             clauses.append("s.resource_type = ?")
             params.append(inc.source_type)
     else:
-        keys = [m.key for m in sources]
+        keys = one_of("s.res_key", [m.key for m in sources])
         join = "JOIN resources r ON r.resource_type = s.target_type AND r.id = s.target_id"
-        clauses.append(f"s.res_key IN ({', '.join('?' for _ in keys)})")
-        params += keys
+        clauses.append(keys.sql)
+        params += keys.params
     if inc.param is not None:
         clauses.append("s.param = ?")
         params.append(inc.param.code)

@@ -21,6 +21,7 @@ from tsunagu.storage.sql.dialect import Connection
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width, so text order is time order
 _BUSY_TIMEOUT_MS = 60_000
+_WRITE_CACHE_KIB = 65_536  # the writer's page cache (readers keep the default)
 
 
 class SqliteDialect:
@@ -40,6 +41,9 @@ class SqliteDialect:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._write_conn = self._connect()
+        # Index rows land at scattered places of the index tables' B-trees: a page cache
+        # larger than the 2 MB default keeps those pages in memory between transactions.
+        self._write_conn.execute(f"PRAGMA cache_size = -{_WRITE_CACHE_KIB}")
         self._all: list[sqlite3.Connection] = [self._write_conn]
         self._all_lock = threading.Lock()
 

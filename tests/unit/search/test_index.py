@@ -1,0 +1,249 @@
+"""The indexing fast path (shapes, bound extractors, key triggers, shared rows) writes exactly
+the rows that evaluating every parameter one by one writes."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tsunagu.fhir.definitions import load_definitions
+from tsunagu.search.fhirpath.compiler import FastExtractor
+from tsunagu.search.index import TABLES, IndexRows, index_resource
+from tsunagu.search.parameters import MODULES, SearchRegistry
+from tsunagu.search.params import token
+
+PACKAGE = Path(__file__).resolve().parents[3] / ".." / "shared" / "fhir-r4"
+PACKAGE /= "hl7.fhir.r4.examples-4.0.1.tgz"
+Json = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def registry() -> SearchRegistry:
+    return SearchRegistry(load_definitions())
+
+
+def reference_rows(resource: Json, registry: SearchRegistry) -> IndexRows:
+    """Every parameter evaluated with its public extractor, one after another: the plain
+    definition of the index rows that `index_resource` must reproduce."""
+    out: IndexRows = {table: [] for table in TABLES}
+    for code, param in registry.for_type(resource["resourceType"]).items():
+        if param.extractor is None:
+            continue
+        values = param.extractor(resource)
+        if not values:
+            continue
+        if param.components:
+            for group, element in enumerate(values, start=1):
+                found = []
+                for component in param.components:
+                    parts = component.extractor.evaluate([element], resource)
+                    rows = MODULES[component.type].rows(parts) if parts else []
+                    if not rows:
+                        break
+                    found.append((component, rows))
+                else:
+                    for component, rows in found:
+                        table = MODULES[component.type].TABLE
+                        out[table].extend((component.spec.code, group, *r) for r in rows)
+            continue
+        module = MODULES.get(param.type)
+        if module is None:
+            continue
+        out[module.TABLE].extend((code, None, *row) for row in module.rows(values))
+        if module is token:
+            of_type = code + token.OF_TYPE
+            out[module.TABLE].extend((of_type, None, *r) for r in token.of_type_rows(values))
+    return out
+
+
+def _examples() -> list[Json]:
+    if not PACKAGE.exists():
+        pytest.skip(f"the FHIR R4 example package is not at {PACKAGE}")
+    found = []
+    with tarfile.open(PACKAGE) as archive:
+        for member in archive.getmembers():
+            if not member.name.endswith(".json") or "/." in member.name:
+                continue
+            handle = archive.extractfile(member)
+            assert handle is not None
+            resource = json.loads(handle.read())
+            if isinstance(resource, dict) and "resourceType" in resource:
+                found.append(resource)
+    return found
+
+
+def test_every_r4_example_gets_the_rows_of_the_plain_evaluation(
+    registry: SearchRegistry,
+) -> None:
+    checked = 0
+    for resource in _examples():
+        if resource["resourceType"] not in registry.definitions.resource_types:
+            continue
+        assert index_resource(resource, registry) == reference_rows(resource, registry), (
+            f"{resource['resourceType']}/{resource.get('id')}"
+        )
+        checked += 1
+    assert checked > 5000
+
+
+# Observations and Patients whose elements come and go, so that shapes repeat with other
+# values and every kind of value[x], component and reference turns up.
+_codings = st.lists(
+    st.fixed_dictionaries(
+        {"system": st.sampled_from(["http://loinc.org", "urn:x"]), "code": st.sampled_from("ab")},
+        optional={"display": st.sampled_from(["Body weight", "体重", "ﾀｲｼﾞｭｳ"])},
+    ),
+    min_size=1,
+    max_size=2,
+)
+_concept = st.fixed_dictionaries({"coding": _codings}, optional={"text": st.just("Text")})
+_quantity = st.fixed_dictionaries(
+    {"value": st.sampled_from([1, 2.5, 70.0])},
+    optional={"unit": st.just("kg"), "system": st.just("http://unitsofmeasure.org")},
+)
+_values = st.one_of(
+    st.tuples(st.just("valueQuantity"), _quantity),
+    st.tuples(st.just("valueCodeableConcept"), _concept),
+    st.tuples(st.just("valueString"), st.sampled_from(["positive", "陽性"])),
+    st.tuples(st.just("valueDateTime"), st.sampled_from(["2024-03-05T10:00:00+09:00", "2024"])),
+    st.tuples(st.just("valuePeriod"), st.just({"start": "2024-01-01", "end": "2024-02"})),
+    st.tuples(st.just("valueBoolean"), st.booleans()),
+)
+_reference = st.sampled_from(
+    [{"reference": "Patient/p1"}, {"reference": "Group/g1"}, {"reference": "urn:uuid:1"}]
+)
+
+
+@st.composite
+def observations(draw: st.DrawFn) -> Json:
+    resource: Json = {"resourceType": "Observation", "id": "o1", "status": "final"}
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "code": _concept,
+        "subject": _reference,
+        "category": st.lists(_concept, max_size=2),
+        "effectiveDateTime": st.sampled_from(["2024-03-05", "2024-03-05T10:00:00Z"]),
+        "meta": st.fixed_dictionaries(
+            {"versionId": st.just("1")}, optional={"tag": st.just([{"code": "t"}])}
+        ),
+    }
+    for key, strategy in optional.items():
+        if draw(st.booleans()):
+            resource[key] = draw(strategy)
+    if draw(st.booleans()):
+        name, value = draw(_values)
+        resource[name] = value
+    components = []
+    for _ in range(draw(st.integers(0, 2))):
+        component: Json = {}
+        if draw(st.booleans()):
+            component["code"] = draw(_concept)
+        if draw(st.booleans()):
+            name, value = draw(_values)
+            component[name] = value
+        components.append(component)
+    if components:
+        resource["component"] = components
+    return resource
+
+
+@st.composite
+def patients(draw: st.DrawFn) -> Json:
+    resource: Json = {"resourceType": "Patient", "id": "p1"}
+    names = ["山田", "ヤマダ", "Yamada"]
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "name": st.lists(
+            st.fixed_dictionaries(
+                {}, optional={"family": st.sampled_from(names), "given": st.just(["太郎"])}
+            ),
+            max_size=2,
+        ),
+        "identifier": st.lists(
+            st.fixed_dictionaries(
+                {"value": st.sampled_from(["1", "2"])},
+                optional={"system": st.just("urn:oid:1.2"), "type": _concept},
+            ),
+            max_size=2,
+        ),
+        "telecom": st.lists(
+            st.fixed_dictionaries(
+                {"system": st.sampled_from(["phone", "email"]), "value": st.just("090")}
+            ),
+            max_size=2,
+        ),
+        "gender": st.sampled_from(["male", "female"]),
+        "birthDate": st.sampled_from(["1970-01-02", "1980"]),
+        "deceasedBoolean": st.booleans(),
+        "generalPractitioner": st.lists(_reference, max_size=2),
+        "address": st.lists(
+            st.fixed_dictionaries({}, optional={"city": st.just("新宿区")}), max_size=1
+        ),
+    }
+    for key, strategy in optional.items():
+        if draw(st.booleans()):
+            resource[key] = draw(strategy)
+    return resource
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(observations(), patients()))
+def test_generated_resources_get_the_rows_of_the_plain_evaluation(
+    registry: SearchRegistry, resource: Json
+) -> None:
+    assert index_resource(resource, registry) == reference_rows(resource, registry)
+    assert index_resource(resource, registry, skip_absent=False) == index_resource(
+        resource, registry
+    )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(observations(), patients()))
+def test_an_expression_selects_nothing_without_its_start_keys(
+    registry: SearchRegistry, resource: Json
+) -> None:
+    resource_type = resource["resourceType"]
+    for code, param in registry.for_type(resource_type).items():
+        extractor = param.extractor
+        if not isinstance(extractor, FastExtractor):
+            continue
+        keys = extractor.start_keys(resource_type)
+        if keys is not None and keys.isdisjoint(resource):
+            assert extractor(resource) == [], code
+
+
+def _start_keys(registry: SearchRegistry, resource_type: str, code: str) -> Any:
+    param = registry.get(resource_type, code)
+    assert param is not None
+    assert isinstance(param.extractor, FastExtractor)
+    return param.extractor.start_keys(resource_type)
+
+
+def test_start_keys_name_the_concrete_choice_elements(registry: SearchRegistry) -> None:
+    keys = _start_keys(registry, "Observation", "value-quantity")
+    assert keys == frozenset({"valueQuantity", "valueSampledData"})
+    keys = _start_keys(registry, "Observation", "combo-code")
+    assert keys == frozenset({"code", "component"})
+    # `exists() and !=` may select a value from nothing: no keys, always evaluated.
+    assert _start_keys(registry, "Patient", "deceased") is None
+
+
+def test_rows_start_with_the_prefix(registry: SearchRegistry) -> None:
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "1970"}
+    plain = index_resource(patient, registry)
+    keyed = index_resource(patient, registry, prefix=(7, "Patient"))
+    assert plain["search_token"]
+    assert keyed == {t: [(7, "Patient", *row) for row in rows] for t, rows in plain.items()}
+
+
+def test_resources_of_one_shape_keep_their_own_values(registry: SearchRegistry) -> None:
+    first = {"resourceType": "Patient", "id": "a", "gender": "male"}
+    second = {"resourceType": "Patient", "id": "b", "gender": "female"}
+    assert ("gender", None, "", "male", None) in index_resource(first, registry)["search_token"]
+    rows = index_resource(second, registry)["search_token"]
+    assert ("gender", None, "", "female", None) in rows
+    assert ("gender", None, "", "male", None) not in rows

@@ -1,0 +1,110 @@
+"""The SQL a search plans (no database): long lists as one parameter, the compartment test,
+and the shape of the `$everything` statement."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tsunagu.fhir.definitions import load_definitions
+from tsunagu.search.parameters import SearchRegistry
+from tsunagu.search.plan import Cursor, count_query, membership, page_query, select
+from tsunagu.search.query import Compartment, SearchQuery, parse
+from tsunagu.search.sql import FALSE, LONG_LIST, ValueList, one_of
+
+
+@pytest.fixture(scope="module")
+def registry() -> SearchRegistry:
+    return SearchRegistry(load_definitions())
+
+
+def _everything(registry: SearchRegistry, *, owner_checked: bool = False) -> SearchQuery:
+    members = registry.definitions.compartments["Patient"]
+    types = sorted({t for t, params in members.items() if params} | {"Patient"})
+    params = tuple((t, tuple(p for p in members.get(t, ()) if p != "{def}")) for t in types)
+    query = parse(registry, types, [("_count", "100")])
+    compartment = Compartment("Patient", "p1", params, True, owner_checked)
+    return replace(query, compartment=compartment)
+
+
+@given(st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=3 * LONG_LIST))
+def test_one_of_keeps_short_lists_inline_and_passes_long_ones_whole(values: list[str]) -> None:
+    fragment = one_of("x.code", values)
+    if len(values) <= LONG_LIST:
+        assert fragment.params == tuple(values)
+        assert fragment.sql.count("?") == len(values)
+    else:
+        assert fragment.sql == "x.code IN (?)"
+        assert fragment.params == (ValueList(tuple(values)),)
+
+
+def test_one_of_nothing_is_false() -> None:
+    assert one_of("x.code", []) == FALSE
+
+
+def test_membership_of_one_type_can_use_the_type_and_param_index() -> None:
+    fragment = membership([("Observation", ("subject", "performer"))], "c")
+    assert fragment.sql == "c.resource_type = ? AND c.param IN (?, ?)"
+    assert fragment.params == ("Observation", "subject", "performer")
+
+
+def test_membership_of_many_types_is_one_list_of_type_param_pairs() -> None:
+    fragment = membership([("A", ("x",)), ("B", ()), ("C", ("y", "z"))], "c")
+    assert fragment.sql == "(c.resource_type || ' ' || c.param) IN (?, ?, ?)"
+    assert fragment.params == ("A x", "C y", "C z")
+    assert membership([("B", ())], "c") == FALSE
+
+
+def test_everything_is_a_short_statement_with_few_parameters(registry: SearchRegistry) -> None:
+    query = _everything(registry)
+    first = page_query(query, None, 101)
+    # Under psycopg's limits for caching a statement's conversion (4096 bytes, 50 values).
+    assert len(first.sql) < 4096
+    assert len(first.params) < 20
+    assert sum(isinstance(p, ValueList) for p in first.params) == 1
+    # The compartment test names the types: no type list on the rows or the resources.
+    assert "resource_type IN" not in first.sql
+    later = page_query(query, Cursor((), 42), 101)
+    assert len(later.sql) < 4096
+    assert 42 in later.params
+
+
+def test_contents_are_joined_after_the_page_is_cut(registry: SearchRegistry) -> None:
+    sql = page_query(_everything(registry), None, 101).sql
+    limit = sql.index("LIMIT ?")
+    assert limit < sql.index("JOIN resource_history h")
+    assert sql.endswith("ORDER BY q.res_key ASC")
+
+
+def test_a_checked_owner_is_one_uncorrelated_exists(registry: SearchRegistry) -> None:
+    plain = select(_everything(registry))
+    checked = select(_everything(registry, owner_checked=True))
+    assert "EXISTS" not in plain.condition.sql
+    assert "EXISTS (SELECT 1 FROM resources w" in checked.condition.sql
+    assert checked.condition.params[-3:] == ("Patient", "p1", False)
+    assert count_query(_everything(registry, owner_checked=True)).params[-3:] == (
+        "Patient",
+        "p1",
+        False,
+    )
+
+
+def test_a_query_without_a_driver_still_tests_the_type(registry: SearchRegistry) -> None:
+    query = parse(registry, ["Patient"], [("_lastUpdated", "ge2024-01-01")])
+    selection = select(query)
+    assert selection.driver is None
+    assert "r.resource_type IN (?)" in selection.condition.sql
+
+
+def test_a_driver_of_the_searched_types_makes_the_type_test_redundant(
+    registry: SearchRegistry,
+) -> None:
+    query = parse(registry, ["Observation"], [("subject", "Patient/p1")])
+    selection = select(query)
+    assert selection.driver is not None
+    assert selection.driver.yields == {"Observation"}
+    assert "r.resource_type" not in selection.condition.sql
+    assert "s1.resource_type IN (?)" in selection.driver.select.sql
