@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Final
 
 
@@ -110,6 +111,12 @@ def date_variants(value: date) -> list[date]:
     return list(found)
 
 
+@lru_cache(maxsize=65536)
+def _variant_set(value: date) -> frozenset[date]:
+    """`date_variants` as a set, remembered: a query's birthdate meets every candidate's."""
+    return frozenset(date_variants(value))
+
+
 def _maybe(digits: str) -> date | None:
     try:
         result = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
@@ -124,7 +131,7 @@ def relation(a: date, b: date) -> str:
     agree), or `different`."""
     if a == b:
         return "same"
-    if b in date_variants(a):
+    if b in _variant_set(a):
         return "transposed"
     if (a.month, a.day) == (b.month, b.day):
         ya, yb = f"{a.year:04d}", f"{b.year:04d}"

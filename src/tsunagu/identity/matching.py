@@ -26,6 +26,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any, Final, Literal
 
 from rapidfuzz import fuzz
@@ -258,6 +259,7 @@ def _address(a: str, b: str, evidence: dict[str, str]) -> float:
     return ADDRESS_AGREE if similar else ADDRESS_DISAGREE
 
 
+@lru_cache(maxsize=65536)  # a query's value is compared with every candidate's
 def _digits(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isdigit())
 
@@ -280,6 +282,7 @@ _DASH = re.compile(r"[-‐‑–—―−ー－]+")
 _PREFECTURE = re.compile(r"^.{2,3}?[都道府県](?=.{2,}[市区町村郡])")
 
 
+@lru_cache(maxsize=65536)
 def normalize_address(text: str) -> str:
     """An address in one comparable form: width and variants folded, spaces removed, kanji
     numbers before 丁目/番/号 as digits, 丁目/番地/番/号 as `-`, the prefecture dropped.

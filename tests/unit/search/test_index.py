@@ -3,23 +3,19 @@ the rows that evaluating every parameter one by one writes."""
 
 from __future__ import annotations
 
-import json
-import tarfile
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.search.r4_package import example_resources
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.search.fhirpath.compiler import FastExtractor
 from tsunagu.search.index import TABLES, IndexRows, index_resource
 from tsunagu.search.parameters import MODULES, SearchRegistry
 from tsunagu.search.params import token
 
-PACKAGE = Path(__file__).resolve().parents[3] / ".." / "shared" / "fhir-r4"
-PACKAGE /= "hl7.fhir.r4.examples-4.0.1.tgz"
 Json = dict[str, Any]
 
 
@@ -62,27 +58,11 @@ def reference_rows(resource: Json, registry: SearchRegistry) -> IndexRows:
     return out
 
 
-def _examples() -> list[Json]:
-    if not PACKAGE.exists():
-        pytest.skip(f"the FHIR R4 example package is not at {PACKAGE}")
-    found = []
-    with tarfile.open(PACKAGE) as archive:
-        for member in archive.getmembers():
-            if not member.name.endswith(".json") or "/." in member.name:
-                continue
-            handle = archive.extractfile(member)
-            assert handle is not None
-            resource = json.loads(handle.read())
-            if isinstance(resource, dict) and "resourceType" in resource:
-                found.append(resource)
-    return found
-
-
 def test_every_r4_example_gets_the_rows_of_the_plain_evaluation(
     registry: SearchRegistry,
 ) -> None:
     checked = 0
-    for resource in _examples():
+    for resource in example_resources():
         if resource["resourceType"] not in registry.definitions.resource_types:
             continue
         assert index_resource(resource, registry) == reference_rows(resource, registry), (

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import tarfile
-from pathlib import Path
-from typing import Any
-
 import pytest
 
+from tests.unit.search.r4_package import example_resources
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.search.index import index_resource
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.roots import element_names, expression_roots, present
-
-PACKAGE = Path(__file__).resolve().parents[3] / ".." / "shared" / "fhir-r4"
-PACKAGE /= "hl7.fhir.r4.examples-4.0.1.tgz"
 
 
 @pytest.mark.parametrize(
@@ -61,25 +54,9 @@ def test_present_matches_choice_names() -> None:
     assert not present(frozenset({"valueQ"}), element_names({"valueset": 1}))
 
 
-def _examples() -> list[dict[str, Any]]:
-    if not PACKAGE.exists():
-        pytest.skip(f"the FHIR R4 example package is not at {PACKAGE}")
-    found = []
-    with tarfile.open(PACKAGE) as archive:
-        for member in archive.getmembers():
-            if not member.name.endswith(".json") or "/." in member.name:
-                continue
-            handle = archive.extractfile(member)
-            assert handle is not None
-            resource = json.loads(handle.read())
-            if isinstance(resource, dict) and "resourceType" in resource:
-                found.append(resource)
-    return found
-
-
 def test_skipping_changes_no_index_row_on_any_r4_example() -> None:
     registry = SearchRegistry(load_definitions())
-    examples = _examples()
+    examples = example_resources()
     assert len(examples) > 5000
     for resource in examples:
         if resource["resourceType"] not in registry.definitions.resource_types:

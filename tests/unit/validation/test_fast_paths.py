@@ -20,9 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.validation.test_mutations import BASES
-from tsunagu.bootstrap import build_validator
 from tsunagu.fhir.outcomes import Issue
-from tsunagu.settings import Settings
 from tsunagu.validation import primitives, terminology
 from tsunagu.validation.fhirpath import compile_expression
 from tsunagu.validation.fhirpath_ops import Env
@@ -34,13 +32,6 @@ from tsunagu.validation.walker import Walk
 Json = dict[str, Any]
 WITH_CONTAINED = ("clins_condition", "clins_observation")
 ODD_VALUES: list[Any] = [None, {}, [], "", " x", "#nope", "Patient/1", 5, True, {"x": 1}]
-
-
-@pytest.fixture(scope="module")
-def validator() -> Validator:
-    found = build_validator(Settings(validation=True))
-    assert isinstance(found, Validator)
-    return found
 
 
 def _paths(value: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:

@@ -10,31 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.validation.test_fast_paths import _paths
 from tests.unit.validation.test_mutations import BASES
-from tsunagu.bootstrap import build_validator
-from tsunagu.settings import Settings
 from tsunagu.validation.validator import Validator
 
 Json = dict[str, Any]
 ODD_VALUES: list[Any] = [None, True, 0, 1.5, "", "x", {}, [], {"a": 1}, [1], [{}], [None]]
-
-
-@pytest.fixture(scope="module")
-def validator() -> Validator:
-    found = build_validator(Settings(validation=True))
-    assert isinstance(found, Validator)
-    return found
-
-
-def _paths(value: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.extend(_paths(item, (*prefix, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_paths(item, (*prefix, index)))
-    return found
 
 
 def _replace(resource: Json, path: tuple[str | int, ...], value: Any) -> Json:
@@ -82,7 +63,7 @@ def test_any_value_anywhere_gives_issues_not_errors(
     validator: Validator, base: str, choice: int, value: Any
 ) -> None:
     resource = BASES[base]()
-    paths = _paths(resource)
+    paths = [path for path in _paths(resource) if path]
     path = paths[choice % len(paths)]
     mutated = _replace(resource, path, value)
     issues = validator.validate(mutated)  # must not raise

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tsunagu.search.fhirpath.keys import Keys, branch_keys, start_keys
@@ -28,6 +28,7 @@ from tsunagu.search.fhirpath.syntax import (
     TypeOp,
     Unsupported,
     type_argument,
+    union_operands,
 )
 from tsunagu.search.fhirpath.values import FHIRPathError, Node, Root, TypedValue
 
@@ -295,7 +296,7 @@ class Compiler:
 
     def binary(self, node: Binary, top: bool) -> Fn:
         if node.op == "|":
-            branches = [self.compile(operand, top) for operand in _union_operands(node)]
+            branches = [self.compile(operand, top) for operand in union_operands(node)]
             live = [branch for branch in branches if branch is not _nothing]
             return _union(live) if live else _nothing
         left = self.compile(node.left, top)
@@ -312,14 +313,6 @@ class Compiler:
 
 def _no_values(resource: Mapping[str, Any]) -> list[TypedValue]:
     return []
-
-
-def _union_operands(node: Ast) -> Iterator[Ast]:
-    if isinstance(node, Binary) and node.op == "|":
-        yield from _union_operands(node.left)
-        yield from _union_operands(node.right)
-    else:
-        yield node
 
 
 def _union(branches: list[Fn]) -> Fn:

@@ -12,8 +12,6 @@ produce a value from nothing (`exists()`, `empty()`, operators, literals, `%` va
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from tsunagu.search.fhirpath.schema import Schema
 from tsunagu.search.fhirpath.syntax import (
     Ast,
@@ -24,6 +22,7 @@ from tsunagu.search.fhirpath.syntax import (
     Member,
     TypeOp,
     type_argument,
+    union_operands,
 )
 
 # What a sub-expression selects: the resource itself (SELF), or nothing unless the resource
@@ -40,7 +39,7 @@ _EMPTY_ON_EMPTY = frozenset(
 def branch_keys(ast: Ast, schema: Schema, resource_type: str) -> list[Keys] | None:
     """Per top-level union branch: SELF or the keys it starts from; None if one is unknown."""
     found: list[Keys] = []
-    for branch in _union_operands(ast):
+    for branch in union_operands(ast):
         keys = _Keys(schema, resource_type).of(branch, top=True)
         if keys is None:
             return None
@@ -87,7 +86,7 @@ class _Keys:
             return None if base == SELF else base
         if isinstance(node, Binary) and node.op == "|":
             keys: set[str] = set()
-            for operand in _union_operands(node):
+            for operand in union_operands(node):
                 found = self.of(operand, top)
                 if not isinstance(found, frozenset):
                     return None
@@ -112,11 +111,3 @@ class _Keys:
         if type_name is not None:
             fields = tuple(f for f in fields if not f[1] or is_a(f[1], type_name))
         return frozenset(json_name for json_name, _key in fields)
-
-
-def _union_operands(node: Ast) -> Iterator[Ast]:
-    if isinstance(node, Binary) and node.op == "|":
-        yield from _union_operands(node.left)
-        yield from _union_operands(node.right)
-    else:
-        yield node

@@ -47,6 +47,15 @@ class Binary:
     right: Ast
 
 
+def union_operands(node: Ast) -> Iterator[Ast]:
+    """The operands of a chain of `|` (the node itself when it is no union)."""
+    if isinstance(node, Binary) and node.op == "|":
+        yield from union_operands(node.left)
+        yield from union_operands(node.right)
+    else:
+        yield node
+
+
 @dataclass(frozen=True)
 class TypeOp:
     op: str
