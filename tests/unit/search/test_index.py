@@ -227,3 +227,34 @@ def test_resources_of_one_shape_keep_their_own_values(registry: SearchRegistry) 
     rows = index_resource(second, registry)["search_token"]
     assert ("gender", None, "", "female", None) in rows
     assert ("gender", None, "", "male", None) not in rows
+
+
+def test_values_of_the_wrong_json_type_never_crash_the_indexer(registry: SearchRegistry) -> None:
+    """With validation off (`TSUNAGU_VALIDATION=false`) malformed resources reach the indexer:
+    a value of any JSON type anywhere is indexed as far as it makes sense, never an error."""
+    from tests.unit.validation.test_fast_paths import _paths
+    from tests.unit.validation.test_malformed import ODD_VALUES, _replace
+    from tests.unit.validation.test_mutations import BASES
+
+    tried = 0
+    for make in BASES.values():
+        resource = make()
+        for path in _paths(resource):
+            if not path or path == ("resourceType",):  # the router checks the type first
+                continue
+            for value in ODD_VALUES:
+                index_resource(_replace(resource, path, value), registry)
+                tried += 1
+    assert tried > 1000
+
+
+def test_given_names_that_are_not_a_list_are_not_split_into_letters(
+    registry: SearchRegistry,
+) -> None:
+    rows = index_resource(
+        {"resourceType": "Patient", "name": [{"family": "山田", "given": "太郎"}]}, registry
+    )
+    assert rows, rows
+    values = {str(v) for table in rows.values() for row in table for v in row}
+    assert "太郎" in values  # the string itself is still found
+    assert "山田 太 郎" not in values, values  # no "full name" made of its letters

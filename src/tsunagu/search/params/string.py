@@ -57,7 +57,8 @@ def _full_names(name: dict[str, Any]) -> Iterator[str]:
     """Family and given names joined, with and without a space, so '山田太郎' and
     'Yamada Taro' find the name as people write it in full."""
     family = name.get("family")
-    given = [g for g in name.get("given") or [] if isinstance(g, str)]
+    listed = name.get("given")
+    given = [g for g in listed if isinstance(g, str)] if isinstance(listed, list) else []
     if isinstance(family, str) and given:
         yield f"{family}{''.join(given)}"
         yield f"{family} {' '.join(given)}"
