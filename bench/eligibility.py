@@ -38,6 +38,7 @@ from bench.options import (
     run_backends,
     save_results,
     suite_parser,
+    warm_page_cache,
 )
 from bench.workloads import load_in_chunks, progress_bar, settle
 from tsunagu.bootstrap import Platform, build_platform
@@ -189,6 +190,8 @@ def run_backend(
             if loaded_before(workdir, backend, "eligibility", population_key):
                 loaded = None
                 console.print(f"{backend}: reusing {len(people):,} insured loaded before")
+                read = warm_page_cache(workdir, backend, "eligibility")
+                console.print(f"{backend}: read {read / 1e9:.1f} GB into the page cache")
             else:
                 loaded = load(platform, people, LOAD_THREADS[backend], args.chunk)
                 console.print(

@@ -39,6 +39,7 @@ from bench.options import (
     run_backends,
     save_results,
     suite_parser,
+    warm_page_cache,
 )
 from bench.workloads import load_in_chunks, progress_bar, settle
 from tsunagu.bootstrap import Platform, build_platform
@@ -231,6 +232,8 @@ def run_backend(
             loaded: Run | None = None
             if loaded_before(workdir, backend, "matching", population_key):
                 console.print(f"{backend}: reusing {len(people):,} patients loaded before")
+                read = warm_page_cache(workdir, backend, "matching")
+                console.print(f"{backend}: read {read / 1e9:.1f} GB into the page cache")
             else:
                 loaded = load(platform, people, LOAD_THREADS[backend], args.chunk)
                 console.print(

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
-from bench.pg import start_durable_postgres
+from bench.pg import BenchPostgres, start_durable_postgres
 
 DEFAULT_SEED = 20240401
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -66,33 +66,91 @@ def run_backends(
 
 
 @contextmanager
-def backend_database(
-    backend: str, workdir: Path, name: str, console: Console | None = None, keep: bool = False
-) -> Iterator[str]:
-    """The URL of a database for one backend's run: the SQLite file `workdir/NAME.db`, or a
-    durable PostgreSQL (fsync on, on disk) started here and stopped on leaving. With `keep`
-    the PostgreSQL cluster lives in `workdir/pg-NAME`, is reused if it is there, and is kept."""
+def backend_server(
+    backend: str,
+    workdir: Path,
+    name: str,
+    console: Console | None = None,
+    *,
+    keep: bool = False,
+    fresh: bool = False,
+    leave_running: bool = False,
+) -> Iterator[tuple[str, BenchPostgres | None]]:
+    """The URL of a database for one backend's run, and the PostgreSQL server if it is one:
+    the SQLite file `workdir/NAME.db`, or a durable PostgreSQL (fsync on, on disk) started
+    here and stopped on leaving.
+
+    With `keep` the PostgreSQL cluster lives in `workdir/pg-NAME`, is reused if it is there,
+    and is kept. With `fresh` the database starts empty even if it was kept (a load that did
+    not finish leaves it half full) and its `mark_loaded` record is forgotten first. With
+    `leave_running` the PostgreSQL server is not stopped (to look at it after the run).
+    """
+    if fresh:
+        _marker(workdir, backend, name).unlink(missing_ok=True)
     if backend == "sqlite":
-        yield f"sqlite:///{workdir / f'{name}.db'}"
+        path = workdir / f"{name}.db"
+        if fresh:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        yield f"sqlite:///{path}", None
         return
     if console is not None:
         console.print("starting a durable PostgreSQL (fsync on, on disk)...")
     server = start_durable_postgres(keep_at=workdir / f"pg-{name}" if keep else None)
     try:
-        yield server.url
+        if fresh and keep:
+            server.recreate_database()
+        yield server.url, server
     finally:
-        server.stop(remove=not keep)
+        if leave_running:
+            if console is not None:
+                console.print(f"PostgreSQL left running: {server.url} ({server.cluster_dir})")
+        else:
+            server.stop(remove=not keep)
+
+
+@contextmanager
+def backend_database(
+    backend: str, workdir: Path, name: str, console: Console | None = None, keep: bool = False
+) -> Iterator[str]:
+    """The URL of `backend_server`'s database (for suites that need nothing else)."""
+    with backend_server(backend, workdir, name, console, keep=keep) as (url, _server):
+        yield url
 
 
 def loaded_before(workdir: Path, backend: str, name: str, population: dict[str, Any]) -> bool:
     """Whether a kept database already holds exactly this population (see `mark_loaded`)."""
-    marker = workdir / f"{name}-{backend}.population.json"
+    marker = _marker(workdir, backend, name)
     return marker.exists() and json.loads(marker.read_text()) == population
 
 
 def mark_loaded(workdir: Path, backend: str, name: str, population: dict[str, Any]) -> None:
     """Record, after a complete load, which population a kept database holds."""
-    (workdir / f"{name}-{backend}.population.json").write_text(json.dumps(population))
+    _marker(workdir, backend, name).write_text(json.dumps(population))
+
+
+def warm_page_cache(workdir: Path, backend: str, name: str) -> int:
+    """Read a kept database's files once (returns the bytes read), so that a run on reused
+    data starts, like a run right after loading and like a server that has been up a while,
+    with the files in the operating system's page cache rather than on disk."""
+    root = workdir / (f"{name}.db" if backend == "sqlite" else f"pg-{name}")
+    if root.is_file():
+        files = [root, *(Path(f"{root}{suffix}") for suffix in ("-wal", "-shm"))]
+    else:
+        files = sorted(path for path in root.rglob("*") if path.is_file())
+    total = 0
+    for path in files:
+        try:
+            with path.open("rb", buffering=0) as handle:
+                while chunk := handle.read(1 << 23):
+                    total += len(chunk)
+        except OSError:  # a file that went away (PostgreSQL's temporary files)
+            continue
+    return total
+
+
+def _marker(workdir: Path, backend: str, name: str) -> Path:
+    return workdir / f"{name}-{backend}.population.json"
 
 
 def save_results(suite: str, args: argparse.Namespace, results: Any, seconds: float) -> Path:

@@ -75,6 +75,14 @@ class BenchPostgres:
                 values[name] = "" if row is None else str(row[0])
         return values
 
+    def recreate_database(self) -> None:
+        """Drop the benchmark database and create it again, empty."""
+        admin = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            name = sql.Identifier(DATABASE)
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
     def stop(self, remove: bool = True) -> None:
         if (self.data_dir / "postmaster.pid").exists():
             _run(
@@ -131,7 +139,11 @@ def start_durable_postgres(
 
 
 def _restart(bindir: Path, cluster_dir: Path, run_as: str | None) -> BenchPostgres:
-    """Start a kept cluster again (its database exists already)."""
+    """Start a kept cluster again (its database exists already). A server still running there
+    (its benchmark was killed) is stopped first: its port is unknown."""
+    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(cluster_dir / "data")]
+    if _run([*pg_ctl, "status"], run_as, cluster_dir, check=False).returncode == 0:
+        _run([*pg_ctl, "-m", "fast", "-w", "stop"], run_as, cluster_dir)
     port = _start(bindir, cluster_dir / "data", cluster_dir / "sock", cluster_dir, run_as)
     url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{DATABASE}"
     return BenchPostgres(url, port, bindir, cluster_dir, run_as)

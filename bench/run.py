@@ -24,7 +24,8 @@ from rich.console import Console
 
 import tsunagu
 from bench import data, inprocess, search, validation, workloads
-from bench.measure import cpu_meter, watch
+from bench.measure import Run, cpu_meter, watch
+from bench.options import backend_server, loaded_before, mark_loaded, warm_page_cache
 from bench.pg import BenchPostgres, start_durable_postgres
 from bench.report import (
     BackendResult,
@@ -43,6 +44,7 @@ from tsunagu.storage.sql.repository import SqlRepository
 RESULTS_DIR = Path(__file__).parent / "results"
 WORKERS = {"sqlite": 1, "postgresql": 2}
 LOAD_THREADS = {"sqlite": 1, "postgresql": 4}
+SEARCH = "search"  # the name of the search suite's databases (search.db, pg-search/)
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,14 @@ class Options:
     seed: int
     keep: bool
     quick: bool
+    data_dir: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.__dict__,
             "backends": list(self.backends),
             "suites": list(self.suites),
+            "data_dir": None if self.data_dir is None else str(self.data_dir),
         }
 
 
@@ -126,6 +130,13 @@ def parse(argv: list[str] | None) -> Options:
     )
     parser.add_argument("--seed", type=int, default=20240401)
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="search suite: keep its databases here (search.db, pg-search/) and reuse them when "
+        "a later run asks for the same population (--patients and --seed): load once, measure "
+        "many times. The core and validation suites ignore it",
+    )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
 
@@ -152,6 +163,7 @@ def parse(argv: list[str] | None) -> Options:
         seed=args.seed,
         keep=bool(args.keep),
         quick=quick,
+        data_dir=None if args.data_dir is None else args.data_dir.resolve(),
     )
 
 
@@ -172,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if "search" in options.suites:
         plans.append(
             f"search: {options.patients:,} patients, {options.iterations} iterations per query"
+            + ("" if options.data_dir is None else f", databases kept in {options.data_dir}")
         )
     if "validation" in options.suites:
         plans.append("validation: 4 JP-CLINS resource types, one core, SQLite ingest on/off")
@@ -357,18 +370,24 @@ def run_backend(backend: str, options: Options, workdir: Path, console: Console)
 
 
 def run_search(backend: str, options: Options, workdir: Path, console: Console) -> SearchResult:
-    """The search suite on a fresh database: load the population, then time the queries."""
+    """The search suite: load the population (or, with --data-dir, reuse the one loaded there
+    before), then time the queries."""
     began = time.perf_counter()
     console.rule(f"[bold]{backend}: search at scale")
-    server_pg: BenchPostgres | None = None
-    if backend == "sqlite":
-        path = workdir / "search.db"
-        url = f"sqlite:///{path}"
-    else:
-        console.print("starting a durable PostgreSQL (fsync on, on disk)...")
-        server_pg = start_durable_postgres()
-        url = server_pg.url
-    try:
+    kept = options.data_dir is not None
+    home = options.data_dir if options.data_dir is not None else workdir
+    home.mkdir(parents=True, exist_ok=True)
+    wanted = {"patients": options.patients, "seed": options.seed}
+    reuse = kept and loaded_before(home, backend, SEARCH, wanted)
+    with backend_server(
+        backend,
+        home,
+        SEARCH,
+        console,
+        keep=kept,
+        fresh=not reuse,
+        leave_running=options.keep and not kept,
+    ) as (url, server_pg):
         background = _background_load()
         console.print(f"background host load: {background['host_cores']:.2f} busy cores")
         database_pids = {} if server_pg is None else {"postgres": [server_pg.postmaster_pid()]}
@@ -378,21 +397,34 @@ def run_search(backend: str, options: Options, workdir: Path, console: Console) 
         repo = store_of(platform)
         try:
             settings = _settings(url, server_pg)
-            with workloads.progress_bar() as progress:
-                infos, total, load = search.load_population(
-                    repo,
-                    options.patients,
-                    chunk=options.chunk,
-                    seed=options.seed,
-                    threads=load_threads,
-                    progress=progress,
-                )
+            if reuse:
+                console.print(f"reusing the population loaded before in {home}; describing it...")
+                infos, total = search.describe_population(options.patients, options.seed)
+                load, load_threads = _recall_load(home, backend, total, load_threads)
+                read = warm_page_cache(home, backend, SEARCH)
+                console.print(f"read {read / 1e9:.1f} GB of database files into the page cache")
+            else:
+                with workloads.progress_bar() as progress:
+                    infos, total, load = search.load_population(
+                        repo,
+                        options.patients,
+                        chunk=options.chunk,
+                        seed=options.seed,
+                        threads=load_threads,
+                        progress=progress,
+                    )
             chronic = sum(1 for info in infos if info.chronic)
             console.print(
-                f"loaded {options.patients:,} patients ({chronic:,} chronic), {total:,} "
-                f"resources: {load.rate:,.0f}/s ({load.seconds / 60:.1f} min)"
+                f"{'reused' if reuse else 'loaded'} {options.patients:,} patients ({chronic:,} "
+                f"chronic), {total:,} resources: {'loaded at ' if reuse else ''}"
+                f"{load.rate:,.0f}/s ({load.seconds / 60:.1f} min)"
             )
-            workloads.settle(url)
+            if not reuse:
+                workloads.settle(url)
+                if kept:
+                    _remember_load(home, backend, load, load_threads)
+                    mark_loaded(home, backend, SEARCH, wanted)
+                    console.print(f"kept in {home}: later runs with --data-dir reuse it")
             size = _database_bytes(url)
             log = workdir / f"server-search-{backend}.log"
             with TsunaguServer(url, workers=WORKERS[backend], log_file=log) as server:
@@ -419,12 +451,6 @@ def run_search(backend: str, options: Options, workdir: Path, console: Console) 
             stored = repo.count() - repo.count("AuditEvent")  # the server audits requests
         finally:
             platform.close()
-    finally:
-        if server_pg is not None:
-            if options.keep:
-                console.print(f"PostgreSQL left running: {server_pg.url} ({server_pg.cluster_dir})")
-            else:
-                server_pg.stop()
     if stored != total:
         console.print(f"[red]count check failed: {stored:,} stored, {total:,} expected[/]")
     return SearchResult(
@@ -445,6 +471,21 @@ def run_search(backend: str, options: Options, workdir: Path, console: Console) 
         stored_after=stored,
         seconds=time.perf_counter() - began,
     )
+
+
+def _remember_load(home: Path, backend: str, load: Run, threads: int) -> None:
+    """Record how the kept population was loaded, for the reports of later runs."""
+    record = {"resources": load.count, "seconds": load.seconds, "threads": threads}
+    (home / f"{SEARCH}-{backend}.load.json").write_bytes(orjson.dumps(record))
+
+
+def _recall_load(home: Path, backend: str, total: int, threads: int) -> tuple[Run, int]:
+    """The load recorded by `_remember_load` (zero if there is no record), and its threads."""
+    path = home / f"{SEARCH}-{backend}.load.json"
+    if not path.exists():
+        return Run(total, 0.0), threads
+    record = orjson.loads(path.read_bytes())
+    return Run(int(record["resources"]), float(record["seconds"])), int(record["threads"])
 
 
 def open_platform(url: str, pool_size: int) -> Platform:

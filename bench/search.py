@@ -214,6 +214,18 @@ def load_population(
     return infos, total, run
 
 
+def describe_population(patients: int, seed: int) -> tuple[list[PatientInfo], int]:
+    """What `load_population` returns about the population, without storing it (for a
+    database loaded before): each patient's PatientInfo and the number of resources."""
+    infos: list[PatientInfo] = []
+    total = 0
+    for number in range(patients):
+        info, resources = population.patient_record(seed, number)
+        infos.append(info)
+        total += len(resources)
+    return infos, total
+
+
 # --- measuring --------------------------------------------------------------------------
 
 

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from functools import cache
 
 from tsunagu.fhir.definitions import Definitions, load_definitions
+from tsunagu.identity import blocking
 from tsunagu.interactions import audit
 from tsunagu.interactions.context import Context
 from tsunagu.interactions.operations.reindex import load_custom_parameters
 from tsunagu.interactions.operations.validate import ProfilePolicy
-from tsunagu.search.parameters import SearchRegistry
+from tsunagu.search.parameters import ComputedParam, SearchRegistry
 from tsunagu.security.tokens import Grant, issuer_for, mint_access_token
 from tsunagu.settings import Settings
 from tsunagu.storage.audit import AuditTrail
@@ -25,6 +26,13 @@ from tsunagu.validation import ResourceValidator
 from tsunagu.validation.packages import PackageIndex
 from tsunagu.validation.terminology import PackageTerminology
 from tsunagu.validation.validator import Validator
+
+# Search parameters whose values Python computes (what FHIRPath cannot express).
+COMPUTED_PARAMS = (
+    ComputedParam(
+        blocking.DEFINITION, blocking.record_keys, blocking.ROOTS, blocking.DOCUMENTATION
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ class Platform:
 def build_platform(settings: Settings) -> Platform:
     """Open storage (creating or migrating the schema), load definitions and custom params."""
     definitions = load_definitions()
-    registry = SearchRegistry(definitions)
+    registry = SearchRegistry(definitions, computed=COMPUTED_PARAMS)
     repository = open_repository(settings.database_url, registry, pool_size=settings.pool_size)
     trail = None
     if settings.audit or not settings.insecure_dev:  # audit is off only in insecure-dev

@@ -226,3 +226,30 @@ def test_capability_statement_lists_match(client: TestClient) -> None:
     statement = client.get("/fhir/metadata").json()
     text = str(statement)
     assert "Patient-match" in text or "$match" in text or "'match'" in text
+
+
+def test_namesake_with_a_slip_in_the_year_is_found_by_key(loaded: TestClient) -> None:
+    # 1968 is neither the stored 1958 nor a transposition of it: only the key (the full name
+    # with the birthdate's month and day) brings the record in.
+    query = {
+        "resourceType": "Patient",
+        "name": [{"text": "山田 太郎"}, {"text": "ヤマダ タロー"}],
+        "birthDate": "1968-04-12",
+        "gender": "male",
+        "address": [{"postalCode": "100-0005"}],
+    }
+    assert _grades(_match(loaded, query).json()) == [("m4", "probable")]
+
+
+def test_match_key_is_a_searchable_documented_parameter(loaded: TestClient) -> None:
+    found = loaded.get("/fhir/Patient", params={"match-key": "kanji:高橋優子:y:1961"}).json()
+    assert [e["resource"]["id"] for e in found.get("entry", [])] == ["m3"]
+    either = loaded.get(
+        "/fhir/Patient", params={"match-key": "kana:タカハシユコ:md:0721,kana:ヤマタタロ:y:1958"}
+    ).json()
+    assert sorted(e["resource"]["id"] for e in either["entry"]) == ["m1", "m4"]
+    statement = loaded.get("/fhir/metadata").json()
+    patient = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Patient")
+    param = next(p for p in patient["searchParam"] if p["name"] == "match-key")
+    assert param["type"] == "token"
+    assert "照合用キー" in param["documentation"]

@@ -134,6 +134,28 @@ def test_reindex_rebuilds_lost_index_rows(repo: SqlRepository) -> None:
     assert [m.resource.id for m in repo.search(query)] == ["r1"]
 
 
+def test_reindex_of_one_parameter_leaves_the_other_rows(repo: SqlRepository) -> None:
+    _save(repo, "r1", {"resourceType": "Patient", "gender": "female", "active": True})
+    with repo.session() as session:
+        observation = {"resourceType": "Observation", "status": "final"}
+        session.save("Observation", "o1", observation, method="PUT", previous=None)
+    with repo.dialect.writer() as conn:
+        conn.execute("DELETE FROM search_token")
+    gender = parse(repo.registry, ["Patient"], [("gender", "female")])
+    active = parse(repo.registry, ["Patient"], [("active", "true")])
+    status = parse(repo.registry, ["Observation"], [("status", "final")])
+    assert repo.reindex(["Patient"], params=["gender"]) == 1
+    assert [m.resource.id for m in repo.search(gender)] == ["r1"]
+    assert repo.search(active) == []  # not asked for: still missing
+    assert repo.search(status) == []  # another type: untouched
+    assert repo.reindex(["Patient"], params=["gender"]) == 1  # again: no duplicate rows
+    with repo.dialect.reader() as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM search_token WHERE param = 'gender'")
+        assert rows.fetchone()[0] == 1
+    with pytest.raises(ValueError, match="no such search parameter"):
+        repo.reindex(["Patient"], params=["no-such-param"])
+
+
 def test_ids_sort_bytewise_on_every_backend(repo: SqlRepository) -> None:
     for rid in ("b", "B", "a", "A", "a-1", "a.1", "Z9"):
         _save(repo, rid, {"resourceType": "Patient"})

@@ -32,6 +32,13 @@ def test_demo_data_info_load_and_reindex(tmp_path: Path) -> None:
     assert reindexed.returncode == 0, reindexed.stderr
     assert "reindexed 15 resources" in reindexed.stderr
     assert "Traceback" not in reindexed.stderr
+    patients = run_tsunagu("reindex", "--type", "Patient", "--database", database, cwd=tmp_path)
+    assert patients.returncode == 0, patients.stderr
+    assert "reindexed 15 resources" not in patients.stderr
+    assert "reindexed " in patients.stderr
+    unknown = run_tsunagu("reindex", "--type", "Patiant", "--database", database, cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "Patiant" in unknown.stderr
 
 
 def test_unknown_database_scheme_fails_clearly(tmp_path: Path) -> None:

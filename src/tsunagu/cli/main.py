@@ -115,12 +115,33 @@ def info(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
 
 
 @app.command()
-def reindex(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
+def reindex(
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+    resource_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type",
+            help="Only resources of this type (repeatable).",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="Only the rows of this search parameter (repeatable), e.g. `--type Patient "
+            "--param match-key` after an upgrade that adds it; much faster than a full reindex.",
+        ),
+    ] = None,
+) -> None:
     """Load custom SearchParameters and rebuild the search index, with a progress bar."""
     from rich.progress import Progress
 
     platform = open_platform(database)
     try:
+        unknown = sorted(set(resource_type or ()) - platform.definitions.resource_types)
+        if unknown:
+            console.print(f"未知のリソース型です / unknown resource type: {', '.join(unknown)}")
+            raise typer.Exit(2)
         custom = len(platform.registry.custom)
         with Progress(console=console) as progress:
             task = progress.add_task("reindexing", total=None)
@@ -128,7 +149,13 @@ def reindex(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            count = platform.repository.reindex(progress=advance)
+            try:
+                count = platform.repository.reindex(
+                    resource_type or (), progress=advance, params=param or ()
+                )
+            except ValueError as error:
+                console.print(f"検索パラメータがありません / {error}")
+                raise typer.Exit(2) from None
         console.print(f"reindexed {count:,} resources ({custom} custom search parameters)")
     finally:
         platform.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 import tsunagu
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
+from tsunagu.search.parameters import IndexedParam
 from tsunagu.security.tokens import issuer_for
 
 # Route shapes at type level -> the interaction codes they implement.
@@ -71,6 +72,13 @@ def _security(base_url: str) -> dict[str, Any]:
     }
 
 
+def _search_param(param: IndexedParam) -> dict[str, Any]:
+    entry = {"name": param.code, "definition": param.definition.url, "type": param.type}
+    if param.documentation:
+        entry["documentation"] = param.documentation
+    return entry
+
+
 def capability_statement(ctx: Context, req: FhirRequest) -> FhirResponse:
     """GET /metadata."""
     from tsunagu.interactions.router import OPERATIONS, route_table
@@ -95,11 +103,7 @@ def capability_statement(ctx: Context, req: FhirRequest) -> FhirResponse:
             "conditionalDelete": "single",
             "searchInclude": ["*", *includes[resource_type]],
             "searchParam": _COMMON
-            + [
-                {"name": p.code, "definition": p.definition.url, "type": p.type}
-                for p in params.values()
-                if p.code not in ("_id", "_lastUpdated")
-            ],
+            + [_search_param(p) for p in params.values() if p.code not in ("_id", "_lastUpdated")],
         }
         operations = [
             {"name": op["code"], "definition": op["url"]}

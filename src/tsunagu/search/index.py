@@ -46,12 +46,14 @@ def index_resource(
     *,
     skip_absent: bool = True,
     prefix: tuple[Any, ...] = (),
+    only: frozenset[str] | None = None,
 ) -> IndexRows:
     """Rows (*prefix, param, grp, *columns) for every index table, for one resource.
 
     `skip_absent` skips parameters whose elements the resource lacks (see `roots`); turning
     it off evaluates every expression, which tests use to show the results are the same.
     `prefix` starts every row (the write path puts the resource key and type there).
+    `only`: the rows of these parameters alone (reindexing one parameter, see `row_codes`).
     """
     resource_type = resource["resourceType"]
     if skip_absent:
@@ -60,6 +62,8 @@ def index_resource(
         entries = _prepare(
             resource_type, [(c, p) for c, p in registry.for_type(resource_type).items()]
         )
+    if only is not None:
+        entries = tuple(entry for entry in entries if entry[0] in only)
     out: IndexRows = {table: [] for table in TABLES}
     # Parameters often share an expression, or select the same values with different ones
     # (`name` and `phonetic`): values per expression and rows per values are kept. Values
@@ -86,6 +90,21 @@ def index_resource(
         if of_type is not None:
             head = (*prefix, of_type, None)
             out[table].extend([head + row for row in token.of_type_rows(values)])
+    return out
+
+
+def row_codes(registry: SearchRegistry, resource_type: str, codes: Iterable[str]) -> set[str]:
+    """The `param` column values of these parameters' rows: their codes, `:of-type` rows of
+    tokens, and the components of composites (`code#0`, ...)."""
+    out: set[str] = set()
+    for code in codes:
+        param = registry.get(resource_type, code)
+        if param is None:
+            continue
+        out.add(code)
+        if param.type == "token":
+            out.add(code + token.OF_TYPE)
+        out.update(component.spec.code for component in param.components)
     return out
 
 

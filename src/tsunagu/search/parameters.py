@@ -1,19 +1,19 @@
 """The search parameter registry: which parameters each resource type has, compiled once.
 
-Built from the vendored R4 SearchParameters plus the custom SearchParameter resources the
-server has been given. Each parameter's FHIRPath expression is compiled once into an
-extractor (`fhirpath.compile_path`).
+Built from the vendored R4 SearchParameters, the custom SearchParameter resources the
+server has been given, and the computed parameters the platform adds (`ComputedParam`). Each
+parameter's FHIRPath expression is compiled once into an extractor (`fhirpath.compile_path`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from tsunagu.fhir.definitions import Definitions, SearchParameterDef
-from tsunagu.search.fhirpath import Extractor, ExtractorCache
+from tsunagu.search.fhirpath import Extractor, ExtractorCache, TypedValue
 from tsunagu.search.params import date, number, quantity, reference, string, token, uri
 from tsunagu.search.params.common import ParamSpec
 from tsunagu.search.roots import expression_roots
@@ -44,6 +44,36 @@ class Component:
 
 
 @dataclass(frozen=True)
+class ComputedParam:
+    """A token parameter whose codes a function computes from the resource: for keys that
+    FHIRPath cannot express, such as a Japanese name folded for matching. It is indexed in the
+    same transaction as the resource and searched like any token parameter; `roots` are the
+    top-level elements the codes depend on (a resource without any of them is not run)."""
+
+    definition: SearchParameterDef
+    compute: Callable[[Mapping[str, Any]], list[str]]
+    roots: frozenset[str]
+    documentation: str = ""
+
+
+@dataclass
+class _ComputedExtractor:
+    """A `ComputedParam`'s function as an extractor of `code` values."""
+
+    expression: str  # the parameter's url: unique, so values are never shared by mistake
+    compute: Callable[[Mapping[str, Any]], list[str]]
+    fast: bool = True
+
+    def __call__(self, resource: Mapping[str, Any]) -> list[TypedValue]:
+        return [TypedValue(code, "code") for code in self.compute(resource)]
+
+    def evaluate(
+        self, focus: Sequence[TypedValue], resource: Mapping[str, Any]
+    ) -> list[TypedValue]:
+        return self(resource)
+
+
+@dataclass(frozen=True)
 class IndexedParam:
     """A search parameter of one resource type, ready to index and to query."""
 
@@ -52,6 +82,7 @@ class IndexedParam:
     components: tuple[Component, ...] = ()
     # Top-level elements the expression starts from (None: evaluate it on every resource).
     roots: frozenset[str] | None = None
+    documentation: str = ""  # for the CapabilityStatement (computed parameters)
 
     @property
     def code(self) -> str:
@@ -81,9 +112,15 @@ class IndexingPlan:
 class SearchRegistry:
     """Search parameters by resource type; compiled lazily, once per type."""
 
-    def __init__(self, definitions: Definitions, custom: Sequence[SearchParameterDef] = ()) -> None:
+    def __init__(
+        self,
+        definitions: Definitions,
+        custom: Sequence[SearchParameterDef] = (),
+        computed: Sequence[ComputedParam] = (),
+    ) -> None:
         self.definitions = definitions
         self._custom = tuple(custom)
+        self._computed = tuple(computed)
         self._by_type: dict[str, dict[str, IndexedParam]] = {}
         self._plans: dict[str, IndexingPlan] = {}
         self._extractors = ExtractorCache(definitions)
@@ -117,6 +154,15 @@ class SearchRegistry:
                 else None
             )
             params[code] = IndexedParam(definition, extractor, components or (), roots)
+        for computed in self._computed:
+            if resource_type in computed.definition.base:
+                params[computed.definition.code] = IndexedParam(
+                    computed.definition,
+                    _ComputedExtractor(computed.definition.url, computed.compute),
+                    (),
+                    computed.roots,
+                    computed.documentation,
+                )
         self._by_type[resource_type] = params
         return params
 

@@ -59,6 +59,10 @@ class KeySet:
     table_params: tuple[Any, ...] = ()
     # Whether `select` must test the alias's type; False when `where` already implies `types`.
     typed: bool = True
+    # `where` as alternatives (one per OR-ed value), each complete: `select` reads them as a
+    # UNION, one index range each, where an OR of ranges can make SQLite read the whole
+    # parameter (`birthdate=1975-03-01,1957-03-01`).
+    arms: tuple[Fragment, ...] = ()
 
     @property
     def yields(self) -> frozenset[str]:
@@ -69,12 +73,15 @@ class KeySet:
     @property
     def select(self) -> Fragment:
         """The keys, uncorrelated (for driving a query), limited to the searched types."""
-        where = self.where
-        if self.typed:
-            of_type = one_of(f"{self.alias}.resource_type", self.types)
-            where = Fragment(f"{of_type.sql} AND {where.sql}", of_type.params + where.params)
-        sql = f"SELECT {self.alias}.res_key FROM {self.tables} WHERE {where.sql}"
-        params = (*self.table_params, *where.params)
+        selects = []
+        params: tuple[Any, ...] = ()
+        for where in self.arms if len(self.arms) > 1 else (self.where,):
+            if self.typed:
+                of_type = one_of(f"{self.alias}.resource_type", self.types)
+                where = Fragment(f"{of_type.sql} AND {where.sql}", of_type.params + where.params)
+            selects.append(f"SELECT {self.alias}.res_key FROM {self.tables} WHERE {where.sql}")
+            params += (*self.table_params, *where.params)
+        sql = " UNION ".join(selects)
         if self.owner is not None:
             sql += " UNION SELECT w.res_key FROM resources w WHERE w.resource_type = ? AND w.id = ?"
             params += self.owner
@@ -96,6 +103,7 @@ class KeySet:
 Part = KeySet | Fragment
 _RANKS = {"reference": 0, "token": 2, "string": 4, "uri": 5, "quantity": 6, "number": 6}
 _LAST_RESORT = 7
+_MAX_ARMS = 16  # OR-ed values read as a UNION (see `KeySet.arms`); longer lists stay an OR
 
 
 @dataclass(frozen=True)
@@ -222,14 +230,18 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]
         negated = crit.values[0] == "true"
         return KeySet(table, s, types, key, _LAST_RESORT + 2, negated)
     modifier = None if crit.modifier == "not" else crit.modifier
-    matches = join((module.condition(s, v, modifier, crit.param.spec) for v in crit.values), "OR")
+    alternatives = [module.condition(s, v, modifier, crit.param.spec) for v in crit.values]
+    matches = join(alternatives, "OR")
     rank: float = _RANKS.get(crit.param.type, _LAST_RESORT)
     if modifier in ("text", "contains"):
         rank += 2
     elif module is token and (code == "identifier" or modifier == "of-type"):
         rank = 0.5  # identifiers pick out one resource; codes are shared by many
     negated = crit.modifier == "not" and module is token
-    return KeySet(table, s, types, key & matches, rank, negated)
+    arms = ()
+    if 1 < len(alternatives) <= _MAX_ARMS:
+        arms = tuple(key & alternative for alternative in alternatives)
+    return KeySet(table, s, types, key & matches, rank, negated, arms=arms)
 
 
 def _composite(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:

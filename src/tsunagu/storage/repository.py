@@ -150,9 +150,13 @@ class ResourceRepository(Protocol):
         ...
 
     def reindex(
-        self, resource_types: Sequence[str] = (), progress: Callable[[int, int], None] | None = None
+        self,
+        resource_types: Sequence[str] = (),
+        progress: Callable[[int, int], None] | None = None,
+        params: Sequence[str] = (),
     ) -> int:
-        """Recompute the search index of current resources; returns how many were indexed."""
+        """Recompute the search index of current resources (only the rows of `params`, if
+        given); returns how many were indexed."""
         ...
 
     def count(self, resource_type: str | None = None) -> int:

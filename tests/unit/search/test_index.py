@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.search.r4_package import example_resources
-from tsunagu.fhir.definitions import load_definitions
+from tsunagu.fhir.definitions import SearchParameterDef, load_definitions
 from tsunagu.search.fhirpath.compiler import FastExtractor
 from tsunagu.search.index import TABLES, IndexRows, index_resource
-from tsunagu.search.parameters import MODULES, SearchRegistry
+from tsunagu.search.parameters import MODULES, ComputedParam, SearchRegistry
 from tsunagu.search.params import token
 
 Json = dict[str, Any]
@@ -258,3 +258,29 @@ def test_given_names_that_are_not_a_list_are_not_split_into_letters(
     values = {str(v) for table in rows.values() for row in table for v in row}
     assert "太郎" in values  # the string itself is still found
     assert "山田 太 郎" not in values, values  # no "full name" made of its letters
+
+
+def test_computed_parameters_index_token_rows_from_their_roots() -> None:
+    definition = SearchParameterDef(
+        url="urn:test:SearchParameter/Patient-initial", code="initial", base=("Patient",),
+        type="token",
+    )  # fmt: skip
+
+    def initials(resource: Any) -> list[str]:
+        return [n["family"][:1] for n in resource.get("name", []) if n.get("family")]
+
+    computed = ComputedParam(definition, initials, frozenset({"name"}), "family initial")
+    registry = SearchRegistry(load_definitions(), computed=[computed])
+    param = registry.get("Patient", "initial")
+    assert param is not None
+    assert param.type == "token"
+    assert param.documentation
+    assert registry.get("Observation", "initial") is None
+    named = {"resourceType": "Patient", "name": [{"family": "Sato"}, {"family": "Ito"}]}
+    rows = index_resource(named, registry, prefix=(1, "Patient"))["search_token"]
+    assert [row[4:6] for row in rows if row[2] == "initial"] == [("", "S"), ("", "I")]
+    plain = reference_rows(named, registry)["search_token"]
+    assert sorted(rows) == sorted((1, "Patient", *row) for row in plain)
+    unnamed = {"resourceType": "Patient", "gender": "male"}
+    rows = index_resource(unnamed, registry, prefix=(2, "Patient"))["search_token"]
+    assert not [row for row in rows if row[2] == "initial"]

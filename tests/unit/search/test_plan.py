@@ -108,3 +108,15 @@ def test_a_driver_of_the_searched_types_makes_the_type_test_redundant(
     assert selection.driver.yields == {"Observation"}
     assert "r.resource_type" not in selection.condition.sql
     assert "s1.resource_type IN (?)" in selection.driver.select.sql
+
+
+def test_or_ed_values_drive_as_a_union_of_index_ranges(registry: SearchRegistry) -> None:
+    days = ["1975-03-01", "1957-03-01", "1975-01-03"]
+    query = parse(registry, ["Patient"], [("birthdate", ",".join(days))])
+    driver = select(query).driver
+    assert driver is not None
+    assert driver.select.sql.count(" UNION ") == len(days) - 1
+    single = parse(registry, ["Patient"], [("birthdate", days[0])])
+    assert " UNION " not in page_query(single, None, 11).sql
+    many = parse(registry, ["Patient"], [("birthdate", ",".join(["1975-03-01"] * 17))])
+    assert " UNION " not in page_query(many, None, 11).sql  # past the limit: one OR

@@ -5,10 +5,12 @@ kana name, birthDate, gender, address / postal code, telecom, identifiers), opti
 `onlyCertainMatches` (boolean) and `count` (integer, default 10, at most 100). `birthDate`
 may also be written as people type it (`19750301`, `昭和50年3月1日`, `S50.3.1`).
 
-Candidates come from indexed searches only (blocking), never a scan: the exact birthdate and
-each birthdate one typing slip away; the full name (kana and kanji, in its variant and
-long-vowel spellings); without a birthdate, the postal code with the given name; each
-identifier. Low-selectivity criteria (sex) are left to the scoring, so that no blocking query
+Candidates come from indexed searches only (blocking), never a scan: the exact birthdate or
+one a typing slip away; the full name (kana and kanji) with the birthdate's
+month-day or year (`identity.blocking`: the namesakes who could still match), or, without a
+birthdate or with only part of a name, the name alone in its variant and long-vowel
+spellings; without a birthdate, the postal code with the given name; each identifier.
+Low-selectivity criteria (sex) are left to the scoring, so that no blocking query
 is driven by them. Each candidate is scored by `identity.matching` and returned in a searchset
 Bundle, best first, with `search.score` and the PDQm match-grade extension; `certainly-not`
 is never returned.
@@ -18,12 +20,13 @@ See: https://profiles.ihe.net/ITI/PDQm/ITI-119.html
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
 from typing import Any
 
 from tsunagu.fhir.bundles import bundle
 from tsunagu.fhir.outcomes import bad_request
 from tsunagu.fhir.parameters import is_parameters, named_parameters
-from tsunagu.identity import dates, matching
+from tsunagu.identity import blocking, dates, matching
 from tsunagu.identity.matching import Person
 from tsunagu.identity.names import kana_spellings, kanji_spellings
 from tsunagu.interactions import access
@@ -165,25 +168,39 @@ def _has_name(p: Person) -> bool:
 # --- candidate retrieval (blocking) -------------------------------------------------------------
 
 
-def blocking_queries(query: Person) -> list[list[tuple[str, str]]]:
-    """The indexed searches whose union is the candidate set (see the module docstring)."""
+def blocking_queries(query: Person, *, keyed: bool = True) -> list[list[tuple[str, str]]]:
+    """The indexed searches whose union is the candidate set (see the module docstring).
+
+    `keyed`: the registry has the `match-key` parameter (`identity.blocking`), so a full name
+    is looked up with the birthdate's keys instead of by itself."""
     out: list[list[tuple[str, str]]] = []
     given = _spellings(query.given_kanji, query.given_kana)
-    full = _spellings(query.family_kanji + query.given_kanji, query.family_kana + query.given_kana)
     if query.birthdate is not None:
-        # One query per date: each is one bounded range on the date index, where an OR of
-        # ranges reads the whole parameter.
-        out.append([("birthdate", query.birthdate.isoformat())])
-        out += [[("birthdate", d.isoformat())] for d in dates.date_variants(query.birthdate)]
-    # One query per spelling: each is a bounded range on the string index, where an OR of
-    # prefixes would read the whole parameter.
-    out += [[("name", spelling)] for spelling in full]
+        # One search: the dates OR-ed are read as one index range each (`plan.KeySet.arms`).
+        # A slip that lands in the future (1977 → 9177) names nobody: not searched.
+        latest = date.today() + timedelta(days=1)
+        slips = [day for day in dates.date_variants(query.birthdate) if day <= latest]
+        days = [query.birthdate, *slips]
+        out.append([("birthdate", ",".join(day.isoformat() for day in days))])
+    keys = blocking.query_keys(query) if keyed else []
+    if keys:
+        out.append([(blocking.CODE, ",".join(keys))])
+    # The scripts the keys do not cover: every spelling of the name, OR-ed (one prefix range
+    # each on the string index).
+    kana_keyed, kanji_keyed = blocking.has_full_name(query) if keys else (False, False)
+    full = _spellings(
+        "" if kanji_keyed else query.family_kanji + query.given_kanji,
+        "" if kana_keyed else query.family_kana + query.given_kana,
+    )
+    if full:
+        out.append([("name", ",".join(full))])
     postal = "".join(ch for ch in query.postal_code if ch.isdigit())
     if len(postal) == 7 and given and query.birthdate is None:  # else the dates cover it
         code = f"{postal[:3]}-{postal[3:]}"
-        out += [[("address-postalcode", code), ("given", spelling)] for spelling in given]
-    for identifier in query.identifiers[:MAX_IDENTIFIERS]:
-        out.append([("identifier", _escape(identifier))])
+        out.append([("address-postalcode", code), ("given", ",".join(given))])
+    if query.identifiers:
+        identifiers = [_escape(i) for i in query.identifiers[:MAX_IDENTIFIERS]]
+        out.append([("identifier", ",".join(identifiers))])
     return out
 
 
@@ -201,7 +218,8 @@ def candidates(ctx: Context, query: Person) -> dict[str, Any]:
     """The union of the blocking searches' results, by Patient id."""
     found: dict[str, Any] = {}
     source = ctx.session or ctx.repository
-    for pairs in blocking_queries(query):
+    keyed = ctx.registry.get("Patient", blocking.CODE) is not None
+    for pairs in blocking_queries(query, keyed=keyed):
         parsed = search_query.parse(ctx.registry, ["Patient"], pairs)
         parsed = access.filter_query(ctx, replace(parsed, count=BLOCK_LIMIT))
         matches: list[Match] = source.search(parsed)

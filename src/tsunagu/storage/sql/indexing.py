@@ -123,13 +123,19 @@ def access_row(
     return (res_key, facts.resource_type, facts.access_class.value, facts.facility, facts.patient)
 
 
-def delete_index_rows(d: Dialect, conn: Connection, res_keys: Sequence[int]) -> None:
-    """Remove every index row of these resources."""
+def delete_index_rows(
+    d: Dialect, conn: Connection, res_keys: Sequence[int], params: Sequence[str] = ()
+) -> None:
+    """Remove every index row of these resources (only the rows of `params`, if given)."""
+    only = ""
+    if params:
+        only = f" AND param IN ({', '.join('?' for _ in params)})"
     for start in range(0, len(res_keys), _CHUNK * 5):
         chunk = list(res_keys[start : start + _CHUNK * 5])
         marks = ", ".join("?" for _ in chunk)
         for table in TABLES:
-            conn.execute(d.sql(f"DELETE FROM {table} WHERE res_key IN ({marks})"), chunk)
+            sql = f"DELETE FROM {table} WHERE res_key IN ({marks}){only}"
+            conn.execute(d.sql(sql), [*chunk, *params])
 
 
 def insert_index_rows(

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tsunagu.search.index import index_resource
+from tsunagu.search.index import index_resource, row_codes
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.plan import Cursor
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
@@ -123,16 +123,33 @@ class SqlRepository:
             session.flush()
 
     def reindex(
-        self, resource_types: Sequence[str] = (), progress: Callable[[int, int], None] | None = None
+        self,
+        resource_types: Sequence[str] = (),
+        progress: Callable[[int, int], None] | None = None,
+        params: Sequence[str] = (),
     ) -> int:
-        """Recompute index rows of current resources, in batches of one transaction each."""
+        """Recompute index rows of current resources, in batches of one transaction each.
+
+        `params`: rebuild only these parameters' rows (one added to the server, or computed
+        differently after an upgrade), leaving every other row and the consent categories
+        as they are; ValueError if none of them is a parameter of the types."""
         d = self.dialect
+        only = frozenset(params) if params else None
+        codes: list[str] = []
+        if params:
+            types = resource_types or sorted(self.registry.definitions.resource_types)
+            codes = sorted({c for t in types for c in row_codes(self.registry, t, params)})
+            if not codes:
+                raise ValueError(f"no such search parameter: {', '.join(params)}")
         type_filter = ""
-        params: list[Any] = [False]
+        args: list[Any] = [False]
         if resource_types:
-            type_filter = f" AND r.resource_type IN ({', '.join('?' for _ in resource_types)})"
-            params += list(resource_types)
-        total = self._count_where(type_filter, params)
+            # An expression, not the column: both planners then walk the primary key in
+            # order, where the type index made every batch sort every resource of the type.
+            marks = ", ".join("?" for _ in resource_types)
+            type_filter = f" AND (r.resource_type || '') IN ({marks})"
+            args += list(resource_types)
+        total = self._count_where(type_filter, args)
         done, after = 0, 0
         while True:
             with d.writer() as conn:
@@ -142,23 +159,24 @@ class SqlRepository:
                         f" ON h.seq = r.seq WHERE r.deleted = ?{type_filter} AND r.res_key > ?"
                         " ORDER BY r.res_key LIMIT ?"
                     ),
-                    (*params, after, REINDEX_BATCH),
+                    (*args, after, REINDEX_BATCH),
                 ).fetchall()
                 keys = [int(row[0]) for row in rows]
-                delete_index_rows(d, conn, keys)
+                delete_index_rows(d, conn, keys, codes)
                 by_table: dict[str, list[tuple[Any, ...]]] = {}
                 access_rows = []
                 for res_key, content in rows:
                     resource = d.decode_json(content)
                     key = int(res_key)
                     indexed = index_resource(
-                        resource, self.registry, prefix=(key, resource["resourceType"])
+                        resource, self.registry, prefix=(key, resource["resourceType"]), only=only
                     )
                     for table, table_rows in indexed.items():
                         by_table.setdefault(table, []).extend(table_rows)
-                    access_rows.append(
-                        access_row(key, resource, self.registry, indexed, keyed=True)
-                    )
+                    if only is None:
+                        access_rows.append(
+                            access_row(key, resource, self.registry, indexed, keyed=True)
+                        )
                 for table, table_rows in by_table.items():
                     if table_rows:
                         insert_index_rows(d, conn, table, table_rows)
