@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.query import parse
+from tsunagu.search.sql import LONG_LIST, Fragment, ValueList
 from tsunagu.storage.repository import HistoryQuery
 from tsunagu.storage.sql.connect import open_repository
 from tsunagu.storage.sql.migrations import LATEST, migrate, schema_version
 from tsunagu.storage.sql.repository import SqlRepository
+from tsunagu.storage.sql.searching import execute
 
 
 @pytest.fixture
@@ -187,3 +192,24 @@ def test_migrations_are_idempotent(database_url: str, repo: SqlRepository) -> No
         assert schema_version(again.dialect) == LATEST
     finally:
         again.close()
+
+
+@given(
+    st.lists(st.text(min_size=0, max_size=6), min_size=LONG_LIST + 1, max_size=30)
+    | st.lists(st.integers(-(2**62), 2**62), min_size=LONG_LIST + 1, max_size=30)
+)
+@example(values=['"q', "b\\s", "{c}", "a,b", "NULL", "", " ", "x", "y"])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_long_value_lists_reach_the_database_intact(repo: SqlRepository, values: list[Any]) -> None:
+    """A long list is one parameter (PostgreSQL: an array literal for strings and integers):
+    quotes, backslashes, commas, braces and NULs-free text all come back as they went in."""
+    values = [v.replace("\x00", "") if isinstance(v, str) else v for v in values]
+    probe = values[0]
+    fragment = Fragment("SELECT ? WHERE ? IN (?)", (probe, probe, ValueList(tuple(values))))
+    with repo.dialect.reader() as conn:
+        assert [row[0] for row in execute(repo.dialect, conn, fragment)] == [probe]
+    absent = '\\"{,}' if isinstance(probe, str) else 2**63 - 1
+    if absent not in values:
+        fragment = Fragment("SELECT ? WHERE ? IN (?)", (absent, absent, ValueList(tuple(values))))
+        with repo.dialect.reader() as conn:
+            assert execute(repo.dialect, conn, fragment) == []

@@ -237,6 +237,8 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]
         rank += 2
     elif module is token and (code == "identifier" or modifier == "of-type"):
         rank = 0.5  # identifiers pick out one resource; codes are shared by many
+    elif module is date_param and date_param.within_a_day(crit.param.spec, crit.values):
+        rank = 3  # one day (a birthdate) is narrower than a name prefix, not than a code
     negated = crit.modifier == "not" and module is token
     arms = ()
     if 1 < len(alternatives) <= _MAX_ARMS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 # Anything that can turn "no element" into a value: evaluate such expressions always.
@@ -75,15 +76,20 @@ def _branches(expression: str) -> list[str]:
 def element_names(resource: Mapping[str, Any]) -> frozenset[str]:
     """A resource's top-level keys, their choice-type base names (`valueQuantity` gives
     `value` too) and `meta.<key>` for each key of meta: the names `roots` are checked against."""
+    meta = resource.get("meta")
+    return _names(tuple(resource), tuple(meta) if isinstance(meta, dict) else ())
+
+
+@lru_cache(maxsize=4096)
+def _names(keys: tuple[str, ...], meta_keys: tuple[str, ...]) -> frozenset[str]:
+    """`element_names` of a shape (resources of a type come in a few shapes)."""
     names = set()
-    for key in resource:
+    for key in keys:
         names.add(key)
         for index in range(1, len(key)):
             if key[index].isupper():
                 names.add(key[:index])
-    meta = resource.get("meta")
-    if isinstance(meta, dict):
-        names.update(f"meta.{key}" for key in meta)
+    names.update(f"meta.{key}" for key in meta_keys)
     return frozenset(names)
 
 

@@ -120,3 +120,14 @@ def test_or_ed_values_drive_as_a_union_of_index_ranges(registry: SearchRegistry)
     assert " UNION " not in page_query(single, None, 11).sql
     many = parse(registry, ["Patient"], [("birthdate", ",".join(["1975-03-01"] * 17))])
     assert " UNION " not in page_query(many, None, 11).sql  # past the limit: one OR
+
+
+def test_a_birthdate_drives_a_name_and_birthdate_search(registry: SearchRegistry) -> None:
+    def driver_table(pairs: list[tuple[str, str]]) -> str:
+        driver = select(parse(registry, ["Patient"], pairs)).driver
+        assert driver is not None
+        return driver.tables.split()[0]
+
+    assert driver_table([("name", "ヤマダ"), ("birthdate", "1975-03-01")]) == "search_date"
+    assert driver_table([("name", "ヤマダ"), ("birthdate", "1975")]) == "search_string"
+    assert driver_table([("name", "ヤマダ"), ("birthdate", "ge1975-03-01")]) == "search_string"

@@ -71,7 +71,37 @@ def test_every_value_lands_once_in_order(items: list[int | list[str]]) -> None:
     assert sql.count("?") == len(flat)
     sql, params = spread(POSTGRES, fragment)
     assert sql.count("?") == len(params) == len(fragment.params)
-    assert [v for p in params for v in (p if isinstance(p, list) else [p])] == flat
+    assert [v for p in params for v in _elements(p)] == flat
+
+
+def _elements(param: Any) -> list[Any]:
+    """The values a PostgreSQL parameter stands for: itself, or an array literal's elements
+    (`{"a","b\\"c"}`, as `spread` writes lists of strings)."""
+    if not (isinstance(param, str) and param.startswith('{"')):
+        return param if isinstance(param, list) else [param]
+    values, current, escaped, quoted = [], [], False, False
+    for ch in param[1:-1]:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    values.append("".join(current))
+    return values
+
+
+def test_postgresql_writes_strings_and_integers_as_one_array_literal() -> None:
+    texts = Fragment("b IN (?)", (ValueList(('a"b', "c\\d", "e,f")),))
+    assert spread(POSTGRES, texts) == ("b = ANY(CAST(? AS text[]))", ['{"a\\"b","c\\\\d","e,f"}'])
+    numbers = Fragment("k IN (?)", (ValueList((3, -1, 2**40)),))
+    assert spread(POSTGRES, numbers) == ("k = ANY(CAST(? AS bigint[]))", ["{3,-1,1099511627776}"])
 
 
 @pytest.mark.parametrize("dialect", [SQLITE, POSTGRES], ids=["sqlite", "postgresql"])

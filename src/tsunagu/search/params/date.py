@@ -8,7 +8,7 @@ See: https://hl7.org/fhir/R4/search.html#date
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -102,6 +102,16 @@ def _approximately(period: Period) -> tuple[datetime, datetime]:
     gap = max(abs(now - period.start), abs(now - period.end)) * 0.1
     margin = max(gap, timedelta(days=1))
     return (max(period.start - margin, BEGINNING), min(period.end + margin, END))
+
+
+def within_a_day(spec: ParamSpec, values: Sequence[str]) -> bool:
+    """Whether every value asks for `eq` a day or less (`birthdate=1975-03-01`): a narrow
+    range of the index, selective enough to drive a query (a year or `ge` is not)."""
+    for value in values:
+        prefix, period = search_period(spec, value)
+        if prefix != "eq" or period.end - period.start > timedelta(days=1):
+            return False
+    return True
 
 
 def condition(alias: str, value: str, modifier: str | None, spec: ParamSpec) -> Fragment:

@@ -41,12 +41,29 @@ def spread(d: Dialect, fragment: Fragment) -> tuple[str, list[Any]]:
             raise ValueError("a list parameter must stand alone in IN (?)")
         if d.name == "postgresql":
             sql[-1] = before.removesuffix(" IN (") + " = ANY("
-            sql += ["?", piece]
-            params.append([_encode(d, v) for v in value.values])
+            literal = _array_literal(value.values)
+            if literal is None:
+                sql += ["?", piece]
+                params.append([_encode(d, v) for v in value.values])
+            else:
+                sql += [f"CAST(? AS {literal[0]})", piece]
+                params.append(literal[1])
         else:
             sql += [", ".join("?" for _ in value.values), piece]
             params += [_encode(d, v) for v in value.values]
     return "".join(sql), params
+
+
+def _array_literal(values: tuple[Any, ...]) -> tuple[str, str] | None:
+    """A list of only strings or only integers as PostgreSQL's array text (`{"a","b"}`) and
+    its type: one text parameter, where psycopg adapts a Python list element by element
+    (about half a millisecond for the hundred (type, param) pairs of `$everything`)."""
+    if all(isinstance(v, str) for v in values):
+        quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+        return "text[]", "{" + ",".join(f'"{v}"' for v in quoted) + "}"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "bigint[]", "{" + ",".join(str(v) for v in values) + "}"
+    return None
 
 
 def _encode(d: Dialect, value: Any) -> Any:
