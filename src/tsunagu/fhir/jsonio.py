@@ -3,8 +3,10 @@
 FHIR requires a decimal's precision to be kept (`0.40` is not `0.4`; see
 https://hl7.org/fhir/R4/datatypes.html#decimal). Parsing reads non-integer numbers as
 `Decimal`; writing emits them with their original digits. orjson writes fast but cannot parse
-into Decimal, so parsing uses the standard library, which is as fast as orjson for
-resource-sized documents once decimals are involved.
+into Decimal; msgspec can (`float_hook` receives the number's text) and parses a Patient with
+Japanese names in half the time of the standard library. What msgspec refuses (malformed
+JSON, lone surrogates, `NaN`, a byte-order mark) goes to the standard library, so errors and
+the few leniencies read exactly as before.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import orjson
 
 JSONDecodeError = json.JSONDecodeError
@@ -21,8 +24,15 @@ JSONDecodeError = json.JSONDecodeError
 _DECODER = json.JSONDecoder(parse_float=Decimal)
 
 
+_FAST = msgspec.json.Decoder(float_hook=Decimal)
+
+
 def loads(data: bytes | str) -> Any:
     """Parse JSON; decimals become `Decimal`, integers `int`."""
+    try:
+        return _FAST.decode(data)
+    except msgspec.DecodeError:
+        pass  # the standard library says why (or accepts it, as it always did)
     if isinstance(data, bytes | bytearray):
         data = data.decode(json.detect_encoding(data), "surrogatepass")
     if data.startswith("\ufeff"):  # refused with the standard library's own message

@@ -17,13 +17,21 @@ and almost nobody else. The reading is folded as for blocking (`names.phonetic_k
 width, small kana, long vowels, voicing) and the kanji name with its variants folded
 (`names.kanji_key`), so one key covers every spelling the name blocks used to try in turn.
 
+A birthdate one typing slip away (`dates.date_variants`: 1975-03-01 typed 1957-03-01) is worth
+scoring only with a name that agrees: a slip weighs far less than the same day, and with both
+the family and the given name different the candidate is `certainly-not`. So a Patient also
+carries each part of its name with its exact birthdate (`kana-family:<reading>:d:19750301`,
+`kana-given:…`, `kanji-family:…`, `kanji-given:…`), and a query looks up its own parts with
+each slip of its birthdate: dozens of people born on those days shrink to the few who share a
+name. (A slip together with typos in both parts of the name is not found this way.)
+
 The keys are indexed as the token search parameter `match-key` of Patient (a computed
 parameter: `search.parameters.ComputedParam`), in the same transaction as the resource.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Final
 
@@ -41,7 +49,8 @@ DEFINITION: Final = SearchParameterDef(
 DOCUMENTATION: Final = (
     "照合用キー: 正規化した氏名と生年月日の月日または年 (Patient/$match のブロッキング) / "
     "matching key: the normalised full name with the birthdate's month-day or year "
-    "(blocking for Patient/$match), e.g. kana:ヤマタタロウ:md:0301"
+    "(blocking for Patient/$match), e.g. kana:ヤマタタロ:md:0301; and each part of the name "
+    "with the birthdate, e.g. kana-given:タロ:d:19750301"
 )
 ROOTS: Final = frozenset({"name", "birthDate"})
 # Characters with a meaning in token search values (system|code, OR lists, escapes, composite
@@ -51,7 +60,26 @@ _RESERVED: Final = str.maketrans("", "", "|,$\\")
 
 def record_keys(patient: Mapping[str, Any]) -> list[str]:
     """The keys a stored Patient is indexed under (none without a birthdate or a name)."""
-    return _keys(person_from_patient(dict(patient)), require_given=False)
+    person = person_from_patient(dict(patient))
+    if person.birthdate is None:
+        return []
+    return _keys(person, require_given=False) + _part_keys(person, [person.birthdate])
+
+
+def slip_keys(query: Person, days: Sequence[date]) -> list[str]:
+    """The keys of each part of the query's name with each of these birthdates (its slips)."""
+    return _part_keys(query, days)
+
+
+def _part_keys(person: Person, days: Sequence[date]) -> list[str]:
+    parts = [
+        ("kana-family", phonetic_key(person.family_kana)),
+        ("kana-given", phonetic_key(person.given_kana)),
+        ("kanji-family", kanji_key(person.family_kanji)),
+        ("kanji-given", kanji_key(person.given_kanji)),
+    ]
+    names = [name for name in (_name(part, key) for part, key in parts) if name]
+    return [f"{name}:d:{day:%Y%m%d}" for day in days for name in names]
 
 
 def query_keys(query: Person) -> list[str]:

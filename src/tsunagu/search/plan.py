@@ -103,7 +103,7 @@ class KeySet:
 Part = KeySet | Fragment
 _RANKS = {"reference": 0, "token": 2, "string": 4, "uri": 5, "quantity": 6, "number": 6}
 _LAST_RESORT = 7
-_MAX_ARMS = 16  # OR-ed values read as a UNION (see `KeySet.arms`); longer lists stay an OR
+_MAX_ARMS = 32  # OR-ed values read as a UNION (see `KeySet.arms`); longer lists stay an OR
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ def test_or_ed_values_drive_as_a_union_of_index_ranges(registry: SearchRegistry)
     assert driver.select.sql.count(" UNION ") == len(days) - 1
     single = parse(registry, ["Patient"], [("birthdate", days[0])])
     assert " UNION " not in page_query(single, None, 11).sql
-    many = parse(registry, ["Patient"], [("birthdate", ",".join(["1975-03-01"] * 17))])
+    many = parse(registry, ["Patient"], [("birthdate", ",".join(["1975-03-01"] * 33))])
     assert " UNION " not in page_query(many, None, 11).sql  # past the limit: one OR
 
 

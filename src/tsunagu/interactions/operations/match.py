@@ -175,19 +175,23 @@ def blocking_queries(query: Person, *, keyed: bool = True) -> list[list[tuple[st
     is looked up with the birthdate's keys instead of by itself."""
     out: list[list[tuple[str, str]]] = []
     given = _spellings(query.given_kanji, query.given_kana)
+    keys: list[str] = []
     if query.birthdate is not None:
-        # One search: the dates OR-ed are read as one index range each (`plan.KeySet.arms`).
         # A slip that lands in the future (1977 → 9177) names nobody: not searched.
         latest = date.today() + timedelta(days=1)
         slips = [day for day in dates.date_variants(query.birthdate) if day <= latest]
-        days = [query.birthdate, *slips]
-        out.append([("birthdate", ",".join(day.isoformat() for day in days))])
-    keys = blocking.query_keys(query) if keyed else []
+        if keyed:  # the slips only with a part of the name (`identity.blocking`)
+            out.append([("birthdate", query.birthdate.isoformat())])
+            keys = blocking.query_keys(query) + blocking.slip_keys(query, slips)
+        else:  # one search; the dates OR-ed are one index range each (`plan.KeySet.arms`)
+            days = [query.birthdate, *slips]
+            out.append([("birthdate", ",".join(day.isoformat() for day in days))])
     if keys:
         out.append([(blocking.CODE, ",".join(keys))])
     # The scripts the keys do not cover: every spelling of the name, OR-ed (one prefix range
     # each on the string index).
-    kana_keyed, kanji_keyed = blocking.has_full_name(query) if keys else (False, False)
+    has_keys = bool(keys) and bool(blocking.query_keys(query))
+    kana_keyed, kanji_keyed = blocking.has_full_name(query) if has_keys else (False, False)
     full = _spellings(
         "" if kanji_keyed else query.family_kanji + query.given_kanji,
         "" if kana_keyed else query.family_kana + query.given_kana,
