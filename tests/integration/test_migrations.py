@@ -95,3 +95,26 @@ def test_repository_opens_on_an_older_schema_and_upgrades(database_url: str) -> 
         assert repository.read("Patient", "m1") is not None
     finally:
         repository.close()
+
+
+def test_postgresql_samples_the_high_cardinality_columns_more(database_url: str) -> None:
+    dialect = _dialect(database_url)
+    try:
+        migrate(dialect)
+        assert schema_version(dialect) == LATEST
+        if dialect.name != "postgresql":
+            return  # the statements of migration 6 are PostgreSQL's only
+        with dialect.reader() as conn:
+            rows = conn.execute(
+                "SELECT c.relname, a.attname, a.attstattarget FROM pg_attribute a"
+                " JOIN pg_class c ON c.oid = a.attrelid"
+                " WHERE c.relname IN ('search_token', 'search_string', 'search_reference')"
+                " AND a.attname IN ('code', 'norm', 'target_id') ORDER BY c.relname"
+            ).fetchall()
+        assert [tuple(row) for row in rows] == [
+            ("search_reference", "target_id", 2000),
+            ("search_string", "norm", 2000),
+            ("search_token", "code", 2000),
+        ]
+    finally:
+        dialect.close()
