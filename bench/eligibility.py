@@ -190,7 +190,7 @@ def run_backend(
             if loaded_before(workdir, backend, "eligibility", population_key):
                 loaded = None
                 console.print(f"{backend}: reusing {len(people):,} insured loaded before")
-                read = warm_page_cache(workdir, backend, "eligibility")
+                read = warm_page_cache(workdir, backend, "eligibility", url)
                 console.print(f"{backend}: read {read / 1e9:.1f} GB into the page cache")
             else:
                 loaded = load(platform, people, LOAD_THREADS[backend], args.chunk)

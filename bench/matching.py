@@ -232,7 +232,7 @@ def run_backend(
             loaded: Run | None = None
             if loaded_before(workdir, backend, "matching", population_key):
                 console.print(f"{backend}: reusing {len(people):,} patients loaded before")
-                read = warm_page_cache(workdir, backend, "matching")
+                read = warm_page_cache(workdir, backend, "matching", url)
                 console.print(f"{backend}: read {read / 1e9:.1f} GB into the page cache")
             else:
                 loaded = load(platform, people, LOAD_THREADS[backend], args.chunk)

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.measure import Run
+from bench.measure import Run, percentile
 from bench.search import PATIENT_SCOPED_P99_MS, QueryRun
 
 TRANSACTION_TARGET = 0.30  # transaction ingest >= 30% of the raw insert rate
@@ -403,6 +403,15 @@ def render_search(console: Console, results: list[SearchResult]) -> None:
                 verdict,
             )
         console.print(table)
+        for run in result.queries:
+            local, remote = run.page_ms
+            if run.pages > 1 and local and remote:
+                console.print(
+                    f"  {run.query.name}, each page on its own (one request; the verdict above is"
+                    f" for all pages of a call): in-process p50 {percentile(local, 0.5):.2f} /"
+                    f" p99 {percentile(local, 0.99):.2f} ms, HTTP p50"
+                    f" {percentile(remote, 0.5):.2f} / p99 {percentile(remote, 0.99):.2f} ms"
+                )
         size = result.database_bytes / 1e9
         console.print(
             f"  load: {result.load.rate:,.0f} resources/s ({result.load.seconds / 60:.1f} min, "

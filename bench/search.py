@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import http.client
 import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -20,7 +21,7 @@ import orjson
 from rich.progress import Progress
 
 from bench import population
-from bench.measure import Run, run_sequential
+from bench.measure import Run, percentile, run_sequential
 from bench.population import PatientInfo
 from bench.workloads import FHIR_JSON, BenchError, load_in_chunks
 from tsunagu.interactions.context import Context, FhirRequest
@@ -164,6 +165,8 @@ class QueryRun:
     rows: float
     pages: float
     rows_agree: bool  # both paths returned the same number of rows for the same requests
+    # Each page's own latency (one request), in-process and over HTTP.
+    page_ms: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -173,6 +176,15 @@ class QueryRun:
             "rows_mean": round(self.rows, 2),
             "pages_mean": round(self.pages, 2),
             "rows_agree": self.rows_agree,
+            "page_latency_ms": {
+                path: {
+                    "pages": len(values),
+                    "p50": round(percentile(values, 0.5), 3),
+                    "p99": round(percentile(values, 0.99), 3),
+                }
+                for path, values in zip(("inprocess", "http"), self.page_ms, strict=True)
+                if values
+            },
             "inprocess": self.inprocess.as_dict(),
             "http": self.http.as_dict(),
         }
@@ -257,9 +269,11 @@ class _Tally:
 
     rows: int = 0
     pages: int = 0
+    page_ms: list[float] = field(default_factory=list)  # each page's own latency
 
     def reset(self) -> None:
         self.rows = self.pages = 0
+        self.page_ms = []
 
 
 def inprocess_caller(ctx: Context, tally: _Tally) -> Callable[[Job], object]:
@@ -269,7 +283,9 @@ def inprocess_caller(ctx: Context, tally: _Tally) -> Callable[[Job], object]:
     def call(job: Job) -> object:
         path, query = job.path, job.query
         while True:
+            started = time.perf_counter()
             response = dispatch(ctx, FhirRequest("GET", path, query=query))
+            tally.page_ms.append((time.perf_counter() - started) * 1000)
             bundle = response.resource
             if response.status != 200 or bundle is None or bundle["resourceType"] != "Bundle":
                 raise BenchError(f"{path}: {response.status} {str(bundle)[:300]}")
@@ -306,7 +322,9 @@ def http_caller(base_url: str, tally: _Tally) -> Iterator[Callable[[Job], object
     def call(job: Job) -> object:
         target = f"{parts.path}/{job.path}?{urlencode(job.query)}"
         while True:
+            started = time.perf_counter()
             bundle = get(target)
+            tally.page_ms.append((time.perf_counter() - started) * 1000)
             tally.rows += _entries(bundle)
             tally.pages += 1
             link = _next(bundle) if job.follow else None
@@ -358,6 +376,7 @@ def measure(
             rows=local.rows / len(jobs),
             pages=local.pages / len(jobs),
             rows_agree=(local.rows, local.pages) == (remote.rows, remote.pages),
+            page_ms=(local.page_ms, remote.page_ms),
         )
         report(result)
         results.append(result)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 import uuid
 from typing import Any
 
@@ -13,8 +15,27 @@ _TYPE_PATTERN = re.compile(r"[A-Z][A-Za-z]{0,63}")
 
 
 def new_id() -> str:
-    """A server-assigned logical id."""
-    return str(uuid.uuid4())
+    """A server-assigned logical id: a time-ordered UUID (version 7, RFC 9562).
+
+    Ids made one after the other sort together, so each new resource's entry in the id
+    indexes lands beside the last one instead of on a random page: a write dirties (and
+    logs) fewer index pages on both databases. The 62 random bits keep ids unguessable
+    and unique across processes. Written here because the standard library has `uuid7`
+    only from Python 3.14 (use it then): 48 bits of Unix milliseconds, then the next 12
+    bits of the time (the RFC's "increased clock precision", method 3), then the random
+    bits."""
+    nanoseconds = time.time_ns()
+    milliseconds, rest = divmod(nanoseconds, 1_000_000)
+    fraction = rest * 4096 // 1_000_000
+    random_bits = int.from_bytes(os.urandom(8)) & _RANDOM_MASK
+    value = (
+        (milliseconds & _MILLIS_MASK) << 80 | 0x7 << 76 | fraction << 64 | 0b10 << 62 | random_bits
+    )
+    return str(uuid.UUID(int=value))
+
+
+_MILLIS_MASK = (1 << 48) - 1
+_RANDOM_MASK = (1 << 62) - 1
 
 
 def is_valid_id(value: str) -> bool:

@@ -124,6 +124,26 @@ MIGRATIONS: list[tuple[int, str, Sequence[Statement]]] = [
             )
         ],
     ),
+    (
+        7,
+        "partial lookup indexes: only the rows that have the looked-up value",
+        [
+            # Most token rows have no text (status, gender, identifiers) and most reference
+            # rows no identifier; an index of only the rows that have one is smaller and
+            # costs nothing to the others on write. Both databases still use these for the
+            # searches that need them: `text LIKE ?` and `ident_value = ?` (or IN) imply the
+            # value is not NULL (tests/integration/test_query_plans.py).
+            "DROP INDEX search_token_lookup1",
+            "CREATE INDEX search_token_lookup1 ON search_token (resource_type, param, text)"
+            " WHERE text IS NOT NULL",
+            "DROP INDEX search_reference_lookup1",
+            "CREATE INDEX search_reference_lookup1 ON search_reference"
+            " (resource_type, param, ident_value) WHERE ident_value IS NOT NULL",
+            "DROP INDEX search_reference_target",
+            "CREATE INDEX search_reference_target ON search_reference (target_id, target_type)"
+            " WHERE target_id IS NOT NULL",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

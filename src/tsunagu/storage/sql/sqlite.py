@@ -22,6 +22,7 @@ from tsunagu.storage.sql.dialect import Connection
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width, so text order is time order
 _BUSY_TIMEOUT_MS = 60_000
 _WRITE_CACHE_KIB = 65_536  # the writer's page cache (readers keep the default)
+_MAX_ROWS = 256  # rows per multi-row INSERT (x columns stays under SQLite's 32,766 variables)
 
 
 class SqliteDialect:
@@ -97,9 +98,22 @@ class SqliteDialect:
     def insert_rows(
         self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
     ) -> None:
+        """Multi-row INSERTs of power-of-two sizes (at most 256 rows).
+
+        `executemany` steps once per row, and each step releases and takes back the
+        interpreter lock: beside busy request threads (the audit writer's case), every row
+        then waits for the lock. A statement of many rows takes it back once. Sizes are
+        powers of two so that each table needs at most nine statement texts, which the
+        connection's statement cache keeps prepared."""
         assert isinstance(conn, sqlite3.Connection)
-        marks = ", ".join("?" for _ in columns)
-        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        one = "(" + ", ".join("?" for _ in columns) + ")"
+        start = 0
+        while start < len(rows):
+            size = min(_MAX_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
+            chunk = rows[start : start + size]
+            conn.execute(head + ", ".join(one for _ in chunk), [v for row in chunk for v in row])
+            start += size
 
     def lock(self, conn: Connection, key: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already holds the database's single write lock."""
