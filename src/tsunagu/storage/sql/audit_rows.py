@@ -3,8 +3,8 @@
 AuditEvents are the resources written most (one or more per request) and they vary
 little: the events of one caller differ in `recorded`, in `entity` (the patient and what was
 touched) and seldom elsewhere. The audit store writes them here instead of through a write
-session: always new (version 1, `POST`), so a few multi-row statements per batch, and
-index rows that are mostly reused:
+session: always new (version 1, `POST`), their history and pointers written in bulk
+(`version_rows`), and index rows that are mostly reused:
 
 - the type's search parameters are grouped by the top-level elements they read (their
   `roots`, as `search.roots` finds them: `agent`, `entity`, `agent`+`entity` for
@@ -27,7 +27,6 @@ from typing import Any
 
 import orjson
 
-from tsunagu.fhir import jsonio
 from tsunagu.fhir.resources import new_id
 from tsunagu.search.index import TABLES, IndexRows, index_resource
 from tsunagu.search.parameters import MODULES, IndexedParam, IndexingPlan, SearchRegistry
@@ -36,10 +35,9 @@ from tsunagu.storage.repository import StoredResource
 from tsunagu.storage.sql.access_grants import write_access_rows
 from tsunagu.storage.sql.dialect import Connection, Dialect
 from tsunagu.storage.sql.indexing import access_row, insert_index_rows
+from tsunagu.storage.sql.version_rows import write_version_rows
 
 AUDIT_TYPE = "AuditEvent"
-_REFERENCE_TABLE = MODULES["reference"].TABLE
-_CHUNK = 200  # rows per multi-row statement
 _MEMO_SIZE = 20_000  # memoised groups of rows; the memo starts afresh when full
 
 
@@ -207,14 +205,11 @@ def store_events(
             **{k: v for k, v in event.items() if k not in ("resourceType", "id", "meta")},
         }
         stored.append(StoredResource(AUDIT_TYPE, event_id, 1, now, "POST", content))
-    if d.name == "postgresql":
-        keys = _insert_arrays(conn, stored)
-    else:
-        keys = _insert_values(d, conn, stored)
+    keys = write_version_rows(d, conn, stored)
     by_table: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
     access_rows = []
     for s in stored:
-        res_key = keys[s.id]
+        res_key = keys[(AUDIT_TYPE, s.id)]
         content = _c(s)
         indexed = indexer.rows(content)
         for table, rows in indexed.items():
@@ -227,76 +222,6 @@ def store_events(
     return stored
 
 
-def _insert_values(d: Dialect, conn: Connection, stored: list[StoredResource]) -> dict[str, int]:
-    """History and current-version rows as multi-row INSERTs; the res_key of each id."""
-    seqs: dict[str, int] = {}
-    keys: dict[str, int] = {}
-    for start in range(0, len(stored), _CHUNK):
-        chunk = stored[start : start + _CHUNK]
-        history = [
-            (AUDIT_TYPE, s.id, 1, d.encode_time(s.last_updated), "POST", d.encode_json(_c(s)))
-            for s in chunk
-        ]
-        sql = _insert(
-            d,
-            "resource_history (resource_type, id, version, last_updated, method, content)",
-            len(history),
-            6,
-            "RETURNING seq, id",
-        )
-        for seq, event_id in conn.execute(sql, _flat(history)).fetchall():
-            seqs[str(event_id)] = int(seq)
-        pointers = [
-            (AUDIT_TYPE, s.id, 1, seqs[s.id], d.encode_time(s.last_updated), False) for s in chunk
-        ]
-        sql = _insert(
-            d,
-            "resources (resource_type, id, version, seq, last_updated, deleted)",
-            len(pointers),
-            6,
-            "RETURNING res_key, id",
-        )
-        for res_key, event_id in conn.execute(sql, _flat(pointers)).fetchall():
-            keys[str(event_id)] = int(res_key)
-    return keys
-
-
-# PostgreSQL: one statement text whatever the batch size (psycopg parses a long multi-row
-# INSERT anew each time: about 5 ms for a few dozen rows), the rows as one JSON array (text
-# arrays would escape every quote of the contents in Python).
-_PG_HISTORY = (
-    "INSERT INTO resource_history (resource_type, id, version, last_updated, method, content)"
-    " SELECT %s, r.id, 1, r.at, 'POST', r.content"
-    " FROM jsonb_to_recordset(%s::jsonb) AS r(id text, at timestamptz, content jsonb)"
-    " RETURNING seq, id"
-)
-_PG_POINTERS = (
-    "INSERT INTO resources (resource_type, id, version, seq, last_updated, deleted)"
-    " SELECT %s, r.id, 1, r.seq, r.at, FALSE"
-    " FROM jsonb_to_recordset(%s::jsonb) AS r(id text, seq bigint, at timestamptz)"
-    " RETURNING res_key, id"
-)
-
-
-def _insert_arrays(conn: Connection, stored: list[StoredResource]) -> dict[str, int]:
-    """History and current-version rows from a JSON array (PostgreSQL); each id's res_key."""
-    history = [{"id": s.id, "at": s.last_updated.isoformat(), "content": _c(s)} for s in stored]
-    rows = conn.execute(_PG_HISTORY, (AUDIT_TYPE, jsonio.dumps(history).decode())).fetchall()
-    seqs = {str(event_id): int(seq) for seq, event_id in rows}
-    pointers = [{"id": s.id, "seq": seqs[s.id], "at": s.last_updated.isoformat()} for s in stored]
-    rows = conn.execute(_PG_POINTERS, (AUDIT_TYPE, jsonio.dumps(pointers).decode())).fetchall()
-    return {str(event_id): int(res_key) for res_key, event_id in rows}
-
-
 def _c(stored: StoredResource) -> dict[str, Any]:
     assert stored.content is not None
     return stored.content
-
-
-def _insert(d: Dialect, target: str, rows: int, width: int, tail: str) -> str:
-    row = "(" + ", ".join("?" for _ in range(width)) + ")"
-    return d.sql(f"INSERT INTO {target} VALUES {', '.join(row for _ in range(rows))} {tail}")
-
-
-def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
-    return [value for row in rows for value in row]

@@ -1,8 +1,8 @@
 """Writing versions and their search index rows in batches, inside the write transaction.
 
-A write session buffers the versions it saves and writes them together: one multi-row INSERT
-for the history, one for the resource pointers, one DELETE per index table for replaced rows
-and one batched INSERT per index table. A transaction Bundle of 100 resources thus costs a
+A write session buffers the versions it saves and writes them together: the history and the
+resource pointers in bulk (`version_rows`), one DELETE per index table for replaced rows and
+one batched INSERT per index table. A transaction Bundle of 100 resources thus costs a
 handful of statements instead of hundreds.
 """
 
@@ -18,6 +18,7 @@ from tsunagu.storage.access import describe
 from tsunagu.storage.repository import StoredResource
 from tsunagu.storage.sql.access_grants import rewrite_consent_grants, write_access_rows
 from tsunagu.storage.sql.dialect import Connection, Dialect
+from tsunagu.storage.sql.version_rows import write_version_rows
 
 _COLUMNS = {module.TABLE: module.COLUMNS for module in MODULES.values()}
 _DATE_TABLE = MODULES["date"].TABLE
@@ -37,52 +38,7 @@ def write_versions(
     d: Dialect, conn: Connection, registry: SearchRegistry, pending: Sequence[PendingVersion]
 ) -> None:
     """Write buffered versions, repoint their resources and rewrite their index rows."""
-    seqs: dict[tuple[str, str], int] = {}
-    for chunk in _chunks(pending):
-        rows = [
-            (
-                p.stored.resource_type,
-                p.stored.id,
-                p.stored.version,
-                d.encode_time(p.stored.last_updated),
-                p.stored.method,
-                None if p.stored.content is None else d.encode_json(p.stored.content),
-            )
-            for p in chunk
-        ]
-        sql = _multi_insert(
-            d,
-            "resource_history (resource_type, id, version, last_updated, method, content)",
-            len(rows),
-            6,
-            "RETURNING seq, resource_type, id",
-        )
-        for seq, rtype, rid in conn.execute(sql, _flat(rows)).fetchall():
-            seqs[(rtype, rid)] = int(seq)
-    keys: dict[tuple[str, str], int] = {}
-    for chunk in _chunks(pending):
-        rows = [
-            (
-                p.stored.resource_type,
-                p.stored.id,
-                p.stored.version,
-                seqs[(p.stored.resource_type, p.stored.id)],
-                d.encode_time(p.stored.last_updated),
-                p.stored.deleted,
-            )
-            for p in chunk
-        ]
-        sql = _multi_insert(
-            d,
-            "resources (resource_type, id, version, seq, last_updated, deleted)",
-            len(rows),
-            6,
-            "ON CONFLICT (resource_type, id) DO UPDATE SET version = excluded.version,"
-            " seq = excluded.seq, last_updated = excluded.last_updated,"
-            " deleted = excluded.deleted RETURNING res_key, resource_type, id",
-        )
-        for res_key, rtype, rid in conn.execute(sql, _flat(rows)).fetchall():
-            keys[(rtype, rid)] = int(res_key)
+    keys = write_version_rows(d, conn, [p.stored for p in pending])
     replaced = [keys[(p.stored.resource_type, p.stored.id)] for p in pending if p.replaces]
     delete_index_rows(d, conn, replaced)
     by_table: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
@@ -147,16 +103,3 @@ def insert_index_rows(
         encode = d.encode_time
         rows = [(*row[:4], encode(row[4]), encode(row[5])) for row in rows]
     d.insert_rows(conn, table, columns, list(rows))
-
-
-def _chunks(items: Sequence[PendingVersion]) -> list[Sequence[PendingVersion]]:
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-
-
-def _multi_insert(d: Dialect, target: str, rows: int, width: int, tail: str) -> str:
-    row = "(" + ", ".join("?" for _ in range(width)) + ")"
-    return d.sql(f"INSERT INTO {target} VALUES {', '.join(row for _ in range(rows))} {tail}")
-
-
-def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
-    return [value for row in rows for value in row]
