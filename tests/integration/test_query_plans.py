@@ -9,26 +9,12 @@ which index it can use rather than what is cheapest on no rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
-import pytest
-
-from tsunagu.fhir.definitions import load_definitions
-from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.plan import page_query
 from tsunagu.search.query import Compartment, SearchQuery, parse
-from tsunagu.storage.sql.connect import open_repository
 from tsunagu.storage.sql.repository import SqlRepository
 from tsunagu.storage.sql.searching import spread
-
-
-@pytest.fixture
-def repo(database_url: str) -> Iterator[SqlRepository]:
-    repository = open_repository(database_url, SearchRegistry(load_definitions()))
-    assert isinstance(repository, SqlRepository)
-    yield repository
-    repository.close()
 
 
 def _plan(repo: SqlRepository, query: SearchQuery) -> str:

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
-
-from tsunagu.fhir.definitions import load_definitions
-from tsunagu.search.parameters import SearchRegistry
 from tsunagu.storage.repository import StoredResource
-from tsunagu.storage.sql.connect import open_repository
 from tsunagu.storage.sql.repository import SqlRepository
 from tsunagu.storage.sql.version_rows import write_version_rows
 
 AT = datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=UTC)
-
-
-@pytest.fixture
-def repo(database_url: str) -> Iterator[SqlRepository]:
-    repository = open_repository(database_url, SearchRegistry(load_definitions()))
-    assert isinstance(repository, SqlRepository)
-    yield repository
-    repository.close()
 
 
 def _observation(id: str, value: str) -> dict[str, object]:
