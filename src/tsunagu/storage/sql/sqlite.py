@@ -3,7 +3,8 @@
 Writes in a process go through one connection under a lock (datasette's single-writer model),
 and `BEGIN IMMEDIATE` with a busy timeout serialises writers across worker processes, so no
 request ever sees "database is locked". `synchronous=FULL` makes every acknowledged commit
-survive a power cut, not only a process crash.
+survive a power cut, not only a process crash. The log is copied back into the database file
+by a background thread (`checkpointer`), not inside the writers' commits.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tsunagu.fhir import jsonio
+from tsunagu.storage.sql.checkpointer import WalCheckpointer
 from tsunagu.storage.sql.dialect import Connection
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width, so text order is time order
 _BUSY_TIMEOUT_MS = 60_000
 _WRITE_CACHE_KIB = 65_536  # the writer's page cache (readers keep the default)
+_WAL_KEEP_BYTES = 67_108_864  # a reset log file is cut back to this size
 _MAX_ROWS = 256  # rows per multi-row INSERT (x columns stays under SQLite's 32,766 variables)
 
 
@@ -45,6 +48,9 @@ class SqliteDialect:
         # Index rows land at scattered places of the index tables' B-trees: a page cache
         # larger than the 2 MB default keeps those pages in memory between transactions.
         self._write_conn.execute(f"PRAGMA cache_size = -{_WRITE_CACHE_KIB}")
+        self._write_conn.execute("PRAGMA wal_autocheckpoint = 0")
+        self._write_conn.execute(f"PRAGMA journal_size_limit = {_WAL_KEEP_BYTES}")
+        self._checkpointer = WalCheckpointer(self._connect)
         self._all: list[sqlite3.Connection] = [self._write_conn]
         self._all_lock = threading.Lock()
 
@@ -94,6 +100,7 @@ class SqliteDialect:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        self._checkpointer.committed()
 
     def insert_rows(
         self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
@@ -135,6 +142,7 @@ class SqliteDialect:
         return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
 
     def close(self) -> None:
+        self._checkpointer.close()
         with self._all_lock:
             for conn in self._all:
                 conn.close()
