@@ -118,3 +118,47 @@ def test_postgresql_samples_the_high_cardinality_columns_more(database_url: str)
         ]
     finally:
         dialect.close()
+
+
+def test_postgresql_documents_from_jsonb_become_text(database_url: str) -> None:
+    """A database of before migration 8 (documents as JSONB) upgrades to JSON text: its
+    resources read back whole, in the usual key order, and new ones are stored as sent."""
+    if not database_url.startswith("postgresql"):
+        return  # SQLite keeps JSON as text from the start
+    dialect = _dialect(database_url)
+    repository: SqlRepository | None = None
+    try:
+        migrate(dialect, target=7)
+        with dialect.writer() as conn:  # the column as migration 1 created it before
+            conn.execute("ALTER TABLE resource_history ALTER COLUMN content TYPE JSONB")
+        old = {"resourceType": "Patient", "id": "old", "gender": "female", "active": True}
+        with SqlRepository(dialect, SearchRegistry(load_definitions())).session() as session:
+            session.save("Patient", "old", old, method="PUT", previous=None)
+        dialect.close()
+        dialect = _dialect(database_url)
+        repository = SqlRepository(dialect, SearchRegistry(load_definitions()))  # migrates
+        with dialect.reader() as conn:
+            kind = conn.execute(
+                "SELECT data_type FROM information_schema.columns"
+                " WHERE table_name = 'resource_history' AND column_name = 'content'"
+            ).fetchone()
+        assert kind is not None
+        assert kind[0] == "json"
+        stored = repository.read("Patient", "old")
+        assert stored is not None
+        assert stored.content is not None
+        assert list(stored.content)[:2] == ["resourceType", "id"]
+        assert {k: v for k, v in stored.content.items() if k != "meta"} == old
+        new = {"resourceType": "Patient", "id": "new", "birthDate": "1970-01-01"}
+        with repository.session() as session:
+            session.save("Patient", "new", new, method="PUT", previous=None)
+        with dialect.reader() as conn:
+            text = conn.execute(
+                "SELECT content::text FROM resource_history WHERE id = 'new'"
+            ).fetchone()
+        assert text is not None
+        assert text[0].startswith('{"resourceType":"Patient","id":"new"')
+    finally:
+        if repository is not None:
+            repository.close()
+        dialect.close()

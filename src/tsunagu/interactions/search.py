@@ -16,7 +16,7 @@ from tsunagu.interactions import access
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
 from tsunagu.interactions.paging import page_url
 from tsunagu.interactions.read import require_id
-from tsunagu.interactions.shaping import check_shaping, shape
+from tsunagu.interactions.shaping import Shaper, check_shaping, shaper
 from tsunagu.search import query as search_query
 from tsunagu.search.plan import Cursor
 from tsunagu.search.query import Compartment, SearchQuery
@@ -97,8 +97,9 @@ def run(ctx: Context, req: FhirRequest, query: SearchQuery) -> FhirResponse:
         links.append(("next", _link(ctx, req, query, page[-1], backwards=False)))
     if page and cursor is not None and (more or not backwards):
         links.append(("previous", _link(ctx, req, query, page[0], backwards=True)))
-    entries = [_entry(ctx, req, m, "match") for m in page]
-    entries += [_entry(ctx, req, m, "include") for m in _included(ctx, query, page)]
+    shaped = shaper(req, ctx.definitions)
+    entries = [_entry(ctx, shaped, m, "match") for m in page]
+    entries += [_entry(ctx, shaped, m, "include") for m in _included(ctx, query, page)]
     if query.ignored:
         entries.append(_ignored(query.ignored))
     total = _total(ctx, query, cursor, len(page), more)
@@ -138,11 +139,11 @@ def _included(ctx: Context, query: SearchQuery, page: list[Match]) -> list[Match
     return added
 
 
-def _entry(ctx: Context, req: FhirRequest, match: Match, mode: str) -> dict[str, Any]:
+def _entry(ctx: Context, shaped: Shaper, match: Match, mode: str) -> dict[str, Any]:
     stored = match.resource
     return {
         "fullUrl": ctx.url(f"{stored.resource_type}/{stored.id}"),
-        "resource": shape(stored.content or {}, req, ctx.definitions),
+        "resource": shaped(stored.content or {}),
         "search": {"mode": mode},
     }
 

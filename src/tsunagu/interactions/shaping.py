@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tsunagu.fhir.definitions import Definitions
@@ -24,13 +25,25 @@ def check_shaping(req: FhirRequest, *, allow_count: bool = False) -> None:
         )
 
 
+Shaper = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 def shape(resource: dict[str, Any], req: FhirRequest, defs: Definitions) -> dict[str, Any]:
     """The resource as the request asked to see it."""
+    return shaper(req, defs)(resource)
+
+
+def shaper(req: FhirRequest, defs: Definitions) -> Shaper:
+    """What `shape` does for this request, decided once for all the resources of a Bundle."""
     mode = req.param("_summary")
     if mode is not None and mode in SUMMARY_MODES and mode != "false":
-        return summarize(resource, mode, defs)
+        return lambda resource: summarize(resource, mode, defs)
     elements = req.param("_elements")
     if elements:
         names = [name.strip() for name in elements.split(",") if name.strip()]
-        return select_elements(resource, names, defs)
+        return lambda resource: select_elements(resource, names, defs)
+    return _as_stored
+
+
+def _as_stored(resource: dict[str, Any]) -> dict[str, Any]:
     return resource

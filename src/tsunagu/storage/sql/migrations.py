@@ -144,6 +144,25 @@ MIGRATIONS: list[tuple[int, str, Sequence[Statement]]] = [
             " WHERE target_id IS NOT NULL",
         ],
     ),
+    (
+        8,
+        "JSON documents kept as text (PostgreSQL)",
+        [
+            # JSONB is parsed on every write and serialised again on every read; `json` keeps
+            # the text, which the server sends back as it is (measured: 100 resources of
+            # ~800 bytes read in 0.9 ms instead of 2.4 ms). Nothing queries inside the
+            # documents: searches use the index tables. Rewrites the tables.
+            (
+                "postgresql",
+                f"ALTER TABLE {table} ALTER COLUMN {column} TYPE JSON USING {column}::json",
+            )
+            for table, column in (
+                ("resource_history", "content"),
+                ("auth_signing_keys", "private_jwk"),
+                ("auth_clients", "jwks"),
+            )
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -4,7 +4,7 @@ Each version gets a `resource_history` row (its `seq`), then its `resources` row
 or repointed at it (its `res_key`). Both are written for a whole batch at once:
 
 - SQLite: multi-row INSERTs of up to 200 rows with `RETURNING`;
-- PostgreSQL: one `INSERT ... SELECT FROM jsonb_to_recordset(?)` per table, whatever the
+- PostgreSQL: one `INSERT ... SELECT FROM json_to_recordset(?)` per table, whatever the
   batch size. psycopg keeps a parsed statement only while it has at most 50 parameters; a
   multi-row INSERT of a 100-resource Bundle (600 parameters) was parsed again in Python on
   every call, about 3 ms per statement. One JSON parameter has nothing to parse, and the
@@ -30,13 +30,13 @@ _UPSERT = (
 )
 _PG_HISTORY = (
     "INSERT INTO resource_history (resource_type, id, version, last_updated, method, content)"
-    " SELECT r.t, r.id, r.v, r.at, r.m, r.c FROM jsonb_to_recordset(%s::jsonb)"
-    " AS r(t text, id text, v integer, at timestamptz, m text, c jsonb)"
+    " SELECT r.t, r.id, r.v, r.at, r.m, r.c FROM json_to_recordset(%s::json)"
+    " AS r(t text, id text, v integer, at timestamptz, m text, c json)"
     " RETURNING seq, resource_type, id"
 )
 _PG_POINTERS = (
     "INSERT INTO resources (resource_type, id, version, seq, last_updated, deleted)"
-    " SELECT r.t, r.id, r.v, r.s, r.at, r.d FROM jsonb_to_recordset(%s::jsonb)"
+    " SELECT r.t, r.id, r.v, r.s, r.at, r.d FROM json_to_recordset(%s::json)"
     " AS r(t text, id text, v integer, s bigint, at timestamptz, d boolean)"
     f"{_UPSERT} RETURNING res_key, resource_type, id"
 )
@@ -55,7 +55,8 @@ def write_version_rows(
 
 
 def _from_json(conn: Connection, versions: Sequence[StoredResource]) -> dict[Key, int]:
-    # A JSON null (a deletion's missing content) becomes SQL NULL in jsonb_to_recordset.
+    # A JSON null (a deletion's missing content) becomes SQL NULL in json_to_recordset, and
+    # each content is passed on as its text (a `json` column), not parsed.
     history = [
         {
             "t": v.resource_type,
