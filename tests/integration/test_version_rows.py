@@ -88,3 +88,12 @@ def test_new_versions_then_an_update_and_a_deletion(repo: SqlRepository) -> None
 
 def test_an_empty_batch_writes_nothing(repo: SqlRepository) -> None:
     assert _write(repo, []) == {}
+
+
+def test_new_resources_get_their_keys_in_the_batch_order(repo: SqlRepository) -> None:
+    """Keys order search results by default: a Bundle's new resources keep its order."""
+    ids = [f"k{n:02d}" for n in (5, 1, 9, 3, 7, 0, 8, 2, 6, 4)]  # not sorted by id
+    keys = _write(
+        repo, [StoredResource("Observation", i, 1, AT, "POST", _observation(i, "1")) for i in ids]
+    )
+    assert [keys[("Observation", i)] for i in ids] == sorted(keys.values())

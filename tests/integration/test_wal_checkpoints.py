@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tsunagu.storage.sql.checkpointer import WalCheckpointer
+from tsunagu.storage.sql.dialect import insert_rows
 from tsunagu.storage.sql.sqlite import SqliteDialect
 
 ROWS = 3_000  # about 1,500 pages of 2 kB values: past SQLite's 1,000-page autocheckpoint
@@ -22,8 +23,8 @@ WAIT_S = 10.0
 def _write_rows(dialect: SqliteDialect, start: int) -> None:
     with dialect.writer() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY, v TEXT)")
-        dialect.insert_rows(
-            conn, "t", ("n", "v"), [(n, "x" * 2_000) for n in range(start, start + ROWS)]
+        insert_rows(
+            dialect, conn, "t", ("n", "v"), [(n, "x" * 2_000) for n in range(start, start + ROWS)]
         )
 
 

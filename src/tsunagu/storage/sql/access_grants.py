@@ -12,7 +12,7 @@ from typing import Any
 
 from tsunagu.security.consent import grants_of
 from tsunagu.storage.access import AccessGrant
-from tsunagu.storage.sql.dialect import Connection, Dialect
+from tsunagu.storage.sql.dialect import Connection, Dialect, Statement, insert_rows
 
 _GRANT_COLUMNS = (
     "source",
@@ -28,21 +28,18 @@ _GRANT_COLUMNS = (
 )
 CONSENT = "consent"
 BREAK_GLASS = "break-glass"
+# A `resource_access` row: (res_key, resource_type, access_class, facility, patient).
+AccessRow = tuple[int, str, str, str | None, str | None]
+_ACCESS_COLUMNS = ("res_key", "resource_type", "access_class", "facility", "patient")
 
 
-def write_access_rows(
-    d: Dialect, conn: Connection, rows: Sequence[tuple[int, str, str, str | None, str | None]]
-) -> None:
-    """Replace the (res_key, resource_type, access_class, facility, patient) rows."""
+def access_statements(d: Dialect, conn: Connection, rows: Sequence[AccessRow]) -> list[Statement]:
+    """Statements that write these access rows, each replacing its resource's previous one."""
     if not rows:
-        return
-    keys = [row[0] for row in rows]
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        conn.execute(d.sql(f"DELETE FROM resource_access WHERE res_key IN ({marks})"), chunk)
-    columns = ("res_key", "resource_type", "access_class", "facility", "patient")
-    d.insert_rows(conn, "resource_access", columns, list(rows))
+        return []
+    return d.insert_statements(
+        conn, "resource_access", _ACCESS_COLUMNS, rows, replace_key="res_key"
+    )
 
 
 def rewrite_consent_grants(
@@ -81,7 +78,7 @@ def add_grants(
         for g in grants
     ]
     if rows:
-        d.insert_rows(conn, "access_grants", _GRANT_COLUMNS, rows)
+        insert_rows(d, conn, "access_grants", _GRANT_COLUMNS, rows)
 
 
 def has_grant(

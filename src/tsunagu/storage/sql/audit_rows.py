@@ -32,9 +32,8 @@ from tsunagu.search.index import TABLES, IndexRows, index_resource
 from tsunagu.search.parameters import MODULES, IndexedParam, IndexingPlan, SearchRegistry
 from tsunagu.search.params import token
 from tsunagu.storage.repository import StoredResource
-from tsunagu.storage.sql.access_grants import write_access_rows
 from tsunagu.storage.sql.dialect import Connection, Dialect
-from tsunagu.storage.sql.indexing import access_row, insert_index_rows
+from tsunagu.storage.sql.indexing import access_row, write_index_rows
 from tsunagu.storage.sql.version_rows import write_version_rows
 
 AUDIT_TYPE = "AuditEvent"
@@ -215,10 +214,7 @@ def store_events(
         for table, rows in indexed.items():
             by_table[table].extend((res_key, AUDIT_TYPE, *row) for row in rows)
         access_rows.append(access_row(res_key, content, registry, indexed))
-    for table, rows in by_table.items():
-        if rows:
-            insert_index_rows(d, conn, table, rows)
-    write_access_rows(d, conn, access_rows)
+    write_index_rows(d, conn, by_table, access_rows)
     return stored
 
 

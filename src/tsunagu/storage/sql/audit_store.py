@@ -110,12 +110,13 @@ class SqlAuditStore:
             (link.seq, link.event_id, link.previous, link.hash, d.encode_time(s.last_updated))
             for link, s in zip(links, saved, strict=True)
         ]
-        d.insert_rows(conn, "audit_chain", _CHAIN_COLUMNS, rows)
         last = links[-1]
-        conn.execute(
+        move_head = (
             d.sql("UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1"),
             (last.seq, last.hash),
         )
+        links_in = d.insert_statements(conn, "audit_chain", _CHAIN_COLUMNS, rows)
+        d.execute_all(conn, [*links_in, move_head])
 
     # --- group commit ----------------------------------------------------------------------
 

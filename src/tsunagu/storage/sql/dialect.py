@@ -11,6 +11,9 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
+# A statement in the dialect's own placeholder style, and its parameters.
+Statement = tuple[str, Sequence[Any]]
+
 
 class Cursor(Protocol):
     """The part of a DB-API cursor the repository uses."""
@@ -48,10 +51,22 @@ class Dialect(Protocol):
         """A connection inside a write transaction; commit on success, rollback on error."""
         ...
 
-    def insert_rows(
-        self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
-    ) -> None:
-        """Insert many rows into a table as fast as the database allows (values encoded)."""
+    def insert_statements(
+        self,
+        conn: Connection,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        replace_key: str | None = None,
+    ) -> list[Statement]:
+        """Statements that insert the rows (values already encoded) as fast as the database
+        allows; a row whose `replace_key` column is taken replaces the row there."""
+        ...
+
+    def execute_all(self, conn: Connection, statements: Sequence[Statement]) -> None:
+        """Run data-changing statements whose results nobody reads, in as few round trips
+        as the database allows."""
         ...
 
     def lock(self, conn: Connection, key: str) -> None:
@@ -69,3 +84,27 @@ class Dialect(Protocol):
     def is_unique_violation(self, error: BaseException) -> bool: ...
 
     def close(self) -> None: ...
+
+
+def insert_rows(
+    d: Dialect,
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    replace_key: str | None = None,
+) -> None:
+    """Insert rows into one table (see `Dialect.insert_statements`)."""
+    if rows:
+        statements = d.insert_statements(conn, table, columns, rows, replace_key=replace_key)
+        d.execute_all(conn, statements)
+
+
+def upsert_clause(columns: Sequence[str], replace_key: str | None) -> str:
+    """What an INSERT ends with so that a row whose `replace_key` is taken replaces that row
+    (the same words on both databases); empty without a key."""
+    if replace_key is None:
+        return ""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != replace_key)
+    return f" ON CONFLICT ({replace_key}) DO UPDATE SET {updates}"

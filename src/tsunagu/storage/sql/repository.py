@@ -25,7 +25,7 @@ from tsunagu.storage.sql.indexing import (
     PendingVersion,
     access_row,
     delete_index_rows,
-    insert_index_rows,
+    write_index_rows,
     write_versions,
 )
 from tsunagu.storage.sql.migrations import migrate
@@ -177,10 +177,7 @@ class SqlRepository:
                         access_rows.append(
                             access_row(key, resource, self.registry, indexed, keyed=True)
                         )
-                for table, table_rows in by_table.items():
-                    if table_rows:
-                        insert_index_rows(d, conn, table, table_rows)
-                access_grants.write_access_rows(d, conn, access_rows)
+                write_index_rows(d, conn, by_table, access_rows)
             if not rows:
                 return done
             done += len(rows)

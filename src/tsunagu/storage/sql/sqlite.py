@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from tsunagu.fhir import jsonio
 from tsunagu.storage.sql.checkpointer import WalCheckpointer
-from tsunagu.storage.sql.dialect import Connection
+from tsunagu.storage.sql.dialect import Connection, Statement, upsert_clause
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width, so text order is time order
 _BUSY_TIMEOUT_MS = 60_000
@@ -102,9 +102,15 @@ class SqliteDialect:
             conn.execute("COMMIT")
         self._checkpointer.committed()
 
-    def insert_rows(
-        self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
-    ) -> None:
+    def insert_statements(
+        self,
+        conn: Connection,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        replace_key: str | None = None,
+    ) -> list[Statement]:
         """Multi-row INSERTs of power-of-two sizes (at most 256 rows).
 
         `executemany` steps once per row, and each step releases and takes back the
@@ -112,15 +118,23 @@ class SqliteDialect:
         then waits for the lock. A statement of many rows takes it back once. Sizes are
         powers of two so that each table needs at most nine statement texts, which the
         connection's statement cache keeps prepared."""
-        assert isinstance(conn, sqlite3.Connection)
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        tail = upsert_clause(columns, replace_key)
         one = "(" + ", ".join("?" for _ in columns) + ")"
+        statements: list[Statement] = []
         start = 0
         while start < len(rows):
             size = min(_MAX_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
             chunk = rows[start : start + size]
-            conn.execute(head + ", ".join(one for _ in chunk), [v for row in chunk for v in row])
+            values = [v for row in chunk for v in row]
+            statements.append((head + ", ".join(one for _ in chunk) + tail, values))
             start += size
+        return statements
+
+    def execute_all(self, conn: Connection, statements: Sequence[Statement]) -> None:
+        """One after another: an embedded database has no round trips to save."""
+        for sql, params in statements:
+            conn.execute(sql, params)
 
     def lock(self, conn: Connection, key: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already holds the database's single write lock."""

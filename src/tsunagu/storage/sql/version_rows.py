@@ -4,10 +4,11 @@ Each version gets a `resource_history` row (its `seq`), then its `resources` row
 or repointed at it (its `res_key`). Both are written for a whole batch at once:
 
 - SQLite: multi-row INSERTs of up to 200 rows with `RETURNING`;
-- PostgreSQL: one `INSERT ... SELECT FROM json_to_recordset(?)` per table, whatever the
-  batch size. psycopg keeps a parsed statement only while it has at most 50 parameters; a
-  multi-row INSERT of a 100-resource Bundle (600 parameters) was parsed again in Python on
-  every call, about 3 ms per statement. One JSON parameter has nothing to parse, and the
+- PostgreSQL: one statement whatever the batch size, `INSERT ... SELECT FROM
+  json_to_recordset(?)` into the history and, from what it returns, into the pointers.
+  psycopg keeps a parsed statement only while it has at most 50 parameters; a multi-row
+  INSERT of a 100-resource Bundle (600 parameters) was parsed again in Python on every
+  call, about 3 ms per statement. One JSON parameter has nothing to parse, and the
   statement text never changes, so the server keeps it prepared too.
 
 A batch holds at most one version per resource (`SqlWriteSession.save` flushes first).
@@ -28,16 +29,16 @@ _UPSERT = (
     " ON CONFLICT (resource_type, id) DO UPDATE SET version = excluded.version,"
     " seq = excluded.seq, last_updated = excluded.last_updated, deleted = excluded.deleted"
 )
-_PG_HISTORY = (
-    "INSERT INTO resource_history (resource_type, id, version, last_updated, method, content)"
+# The history rows, and the pointers repointed at them from what the insert returns: one
+# round trip. Ordered by `seq` so that new resources get their keys in the batch's order.
+_PG_VERSIONS = (
+    "WITH h AS (INSERT INTO resource_history"
+    " (resource_type, id, version, last_updated, method, content)"
     " SELECT r.t, r.id, r.v, r.at, r.m, r.c FROM json_to_recordset(%s::json)"
     " AS r(t text, id text, v integer, at timestamptz, m text, c json)"
-    " RETURNING seq, resource_type, id"
-)
-_PG_POINTERS = (
-    "INSERT INTO resources (resource_type, id, version, seq, last_updated, deleted)"
-    " SELECT r.t, r.id, r.v, r.s, r.at, r.d FROM json_to_recordset(%s::json)"
-    " AS r(t text, id text, v integer, s bigint, at timestamptz, d boolean)"
+    " RETURNING seq, resource_type, id, version, last_updated, content IS NULL AS gone)"
+    " INSERT INTO resources (resource_type, id, version, seq, last_updated, deleted)"
+    " SELECT resource_type, id, version, seq, last_updated, gone FROM h ORDER BY seq"
     f"{_UPSERT} RETURNING res_key, resource_type, id"
 )
 
@@ -68,20 +69,7 @@ def _from_json(conn: Connection, versions: Sequence[StoredResource]) -> dict[Key
         }
         for v in versions
     ]
-    rows = conn.execute(_PG_HISTORY, (jsonio.dumps(history).decode(),)).fetchall()
-    seqs = {(str(rtype), str(rid)): int(seq) for seq, rtype, rid in rows}
-    pointers = [
-        {
-            "t": v.resource_type,
-            "id": v.id,
-            "v": v.version,
-            "s": seqs[(v.resource_type, v.id)],
-            "at": v.last_updated.isoformat(),
-            "d": v.deleted,
-        }
-        for v in versions
-    ]
-    rows = conn.execute(_PG_POINTERS, (jsonio.dumps(pointers).decode(),)).fetchall()
+    rows = conn.execute(_PG_VERSIONS, (jsonio.dumps(history).decode(),)).fetchall()
     return {(str(rtype), str(rid)): int(res_key) for res_key, rtype, rid in rows}
 
 
