@@ -2,9 +2,9 @@
 
 AuditEvents are the resources written most (one or more per request) and they vary
 little: the events of one caller differ in `recorded`, in `entity` (the patient and what was
-touched) and seldom elsewhere. The audit store writes them here instead of through a write
-session: always new (version 1, `POST`), their history and pointers written in bulk
-(`version_rows`), and index rows that are mostly reused:
+touched) and seldom elsewhere. The audit store makes them versions of new resources (version 1,
+`POST`) whose index rows are built here, mostly reused, and a write session writes them with
+its own versions:
 
 - the type's search parameters are grouped by the top-level elements they read (their
   `roots`, as `search.roots` finds them: `agent`, `entity`, `agent`+`entity` for
@@ -32,9 +32,7 @@ from tsunagu.search.index import TABLES, IndexRows, index_resource
 from tsunagu.search.parameters import MODULES, IndexedParam, IndexingPlan, SearchRegistry
 from tsunagu.search.params import token
 from tsunagu.storage.repository import StoredResource
-from tsunagu.storage.sql.dialect import Connection, Dialect
-from tsunagu.storage.sql.indexing import access_row, write_index_rows
-from tsunagu.storage.sql.version_rows import write_version_rows
+from tsunagu.storage.sql.indexing import PendingVersion
 
 AUDIT_TYPE = "AuditEvent"
 _MEMO_SIZE = 20_000  # memoised groups of rows; the memo starts afresh when full
@@ -181,16 +179,10 @@ def _evaluate(
             rows.extend((code + token.OF_TYPE, None, *row) for row in token.of_type_rows(values))
 
 
-def store_events(
-    d: Dialect,
-    conn: Connection,
-    registry: SearchRegistry,
-    indexer: AuditIndexer,
-    events: Sequence[dict[str, Any]],
-) -> list[StoredResource]:
-    """Store new AuditEvents (each gets an id, meta.versionId 1 and meta.lastUpdated) with
-    their history, current pointer, index and access rows, in `conn`'s transaction."""
-    stored: list[StoredResource] = []
+def audit_versions(indexer: AuditIndexer, events: Sequence[dict[str, Any]]) -> list[PendingVersion]:
+    """New AuditEvents as versions to write (each with an id, meta.versionId 1 and
+    meta.lastUpdated) and their index rows."""
+    versions: list[PendingVersion] = []
     for event in events:
         now = datetime.now(UTC)
         event_id = new_id()
@@ -203,21 +195,6 @@ def store_events(
             "meta": meta,
             **{k: v for k, v in event.items() if k not in ("resourceType", "id", "meta")},
         }
-        stored.append(StoredResource(AUDIT_TYPE, event_id, 1, now, "POST", content))
-    keys = write_version_rows(d, conn, stored)
-    by_table: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
-    access_rows = []
-    for s in stored:
-        res_key = keys[(AUDIT_TYPE, s.id)]
-        content = _c(s)
-        indexed = indexer.rows(content)
-        for table, rows in indexed.items():
-            by_table[table].extend((res_key, AUDIT_TYPE, *row) for row in rows)
-        access_rows.append(access_row(res_key, content, registry, indexed))
-    write_index_rows(d, conn, by_table, access_rows)
-    return stored
-
-
-def _c(stored: StoredResource) -> dict[str, Any]:
-    assert stored.content is not None
-    return stored.content
+        stored = StoredResource(AUDIT_TYPE, event_id, 1, now, "POST", content)
+        versions.append(PendingVersion(stored, replaces=False, rows=indexer.rows(content)))
+    return versions

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tsunagu.search.index import TABLES, index_resource
+from tsunagu.search.index import TABLES, IndexRows, index_resource
 from tsunagu.search.parameters import MODULES, SearchRegistry
 from tsunagu.storage.access import describe
 from tsunagu.storage.repository import StoredResource
@@ -33,6 +33,9 @@ class PendingVersion:
 
     stored: StoredResource
     replaces: bool  # an earlier version exists: its index rows must go
+    # Its index rows (param, grp, *columns), when they were built already (AuditEvents:
+    # `audit_rows`); None: the registry's indexer builds them.
+    rows: IndexRows | None = None
 
 
 def write_versions(
@@ -50,9 +53,11 @@ def write_versions(
             rewrite_consent_grants(d, conn, res_key, p.stored.content)
         if p.stored.content is None:
             continue
-        indexed = index_resource(
-            p.stored.content, registry, prefix=(res_key, p.stored.resource_type)
-        )
+        head = (res_key, p.stored.resource_type)
+        if p.rows is None:
+            indexed = index_resource(p.stored.content, registry, prefix=head)
+        else:
+            indexed = {table: [head + row for row in rows] for table, rows in p.rows.items()}
         for table, rows in indexed.items():
             if rows:
                 by_table[table].extend(rows)

@@ -248,6 +248,16 @@ class SqlWriteSession:
         self._pending_keys.add((resource_type, id))
         return stored
 
+    def queue(self, versions: Sequence[PendingVersion]) -> None:
+        """Versions of new resources built elsewhere (AuditEvents, with their index rows),
+        written on flush with the session's own."""
+        for version in versions:
+            key = (version.stored.resource_type, version.stored.id)
+            if key in self._pending_keys:
+                self.flush()  # one version per resource per batch
+            self._pending.append(version)
+            self._pending_keys.add(key)
+
     def flush(self) -> None:
         """Write the buffered versions now (still inside the transaction)."""
         if self._pending:
