@@ -162,3 +162,33 @@ def test_postgresql_documents_from_jsonb_become_text(database_url: str) -> None:
         if repository is not None:
             repository.close()
         dialect.close()
+
+
+def test_sqlite_times_before_the_year_1000_are_padded(database_url: str) -> None:
+    """Times that migration 9 finds written unpadded (`800-...`) become fixed-width text;
+    four-digit years are left alone."""
+    if not database_url.startswith("sqlite"):
+        return  # PostgreSQL stores times as timestamptz
+    dialect = _dialect(database_url)
+    try:
+        migrate(dialect, target=8)
+        old = [
+            ("1-01-01T00:00:00.000000+00:00", "800-05-06T00:00:00.000000+00:00"),
+            ("50-01-01T00:00:00.000000+00:00", "2024-06-11T00:00:00.000000+00:00"),
+        ]
+        with dialect.writer() as conn:
+            for low, high in old:
+                conn.execute(
+                    "INSERT INTO search_date (res_key, resource_type, param, low, high)"
+                    " VALUES (1, 'Observation', 'date', ?, ?)",
+                    (low, high),
+                )
+        migrate(dialect)
+        with dialect.reader() as conn:
+            rows = conn.execute("SELECT low, high FROM search_date ORDER BY low").fetchall()
+        assert [tuple(row) for row in rows] == [
+            ("0001-01-01T00:00:00.000000+00:00", "0800-05-06T00:00:00.000000+00:00"),
+            ("0050-01-01T00:00:00.000000+00:00", "2024-06-11T00:00:00.000000+00:00"),
+        ]
+    finally:
+        dialect.close()

@@ -10,6 +10,7 @@ See: https://hl7.org/fhir/R4/search.html#date and #prefix
 from __future__ import annotations
 
 import pytest
+from starlette.testclient import TestClient
 
 from tests.api.search.support import Expected, SearchServer, all_pats, cases, check, pats
 
@@ -146,3 +147,33 @@ CASES: list[tuple[str, Expected]] = [
 @pytest.mark.parametrize(("query", "expected"), cases(CASES))
 def test_date_search(server: SearchServer, query: str, expected: Expected) -> None:
     check(server.ids(query), expected)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("date=lt1000", ["y0050", "y0800"]),
+        ("date=gt1000", ["y1200"]),
+        ("date=lt0100", ["y0050"]),
+        ("date=ge0800&date=lt1200", ["y0800"]),
+        ("_sort=date", ["y0050", "y0800", "y1200"]),
+        ("_sort=-date", ["y1200", "y0800", "y0050"]),
+    ],
+)
+def test_years_before_1000_compare_and_sort_as_years(
+    client: TestClient, query: str, expected: list[str]
+) -> None:
+    """Years of fewer than four digits (R4 allows 0001-9999) order before 1000 on both
+    databases (SQLite used to write them unpadded, so 0800 came after 1200)."""
+    for id, year in (("y0800", "0800"), ("y1200", "1200"), ("y0050", "0050")):
+        body = {
+            "resourceType": "Observation",
+            "id": id,
+            "status": "final",
+            "code": {"text": "historical record"},
+            "effectiveDateTime": year,
+        }
+        assert client.put(f"/fhir/Observation/{id}", json=body).status_code == 201
+    bundle = client.get(f"/fhir/Observation?{query}").json()
+    ids = [entry["resource"]["id"] for entry in bundle.get("entry", [])]
+    assert (ids if "_sort" in query else sorted(ids)) == expected

@@ -163,6 +163,27 @@ MIGRATIONS: list[tuple[int, str, Sequence[Statement]]] = [
             )
         ],
     ),
+    (
+        9,
+        "times before the year 1000 zero-padded (SQLite)",
+        [
+            # SQLite keeps times as text, which sorts as time only at a fixed width; years of
+            # one to three digits used to be written unpadded (`800-01-01T...`), so they
+            # sorted after 1000 (and open-ended ranges started at `1-01-01T...`). Only
+            # clinical times and consent periods can be that old.
+            (
+                "sqlite",
+                f"UPDATE {table} SET {column} = substr('000', 1, 5 - instr({column}, '-'))"
+                f" || {column} WHERE instr({column}, '-') BETWEEN 2 AND 4",
+            )
+            for table, column in (
+                ("search_date", "low"),
+                ("search_date", "high"),
+                ("access_grants", "valid_from"),
+                ("access_grants", "valid_to"),
+            )
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

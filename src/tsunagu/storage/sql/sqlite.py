@@ -21,7 +21,6 @@ from tsunagu.fhir import jsonio
 from tsunagu.storage.sql.checkpointer import WalCheckpointer
 from tsunagu.storage.sql.dialect import Connection, Statement, upsert_clause
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width, so text order is time order
 _BUSY_TIMEOUT_MS = 60_000
 _WRITE_CACHE_KIB = 65_536  # the writer's page cache (readers keep the default)
 _WAL_KEEP_BYTES = 67_108_864  # a reset log file is cut back to this size
@@ -140,7 +139,12 @@ class SqliteDialect:
         """Nothing to do: BEGIN IMMEDIATE already holds the database's single write lock."""
 
     def encode_time(self, value: datetime) -> str:
-        return value.astimezone(UTC).strftime(_TIME_FORMAT)
+        """UTC with microseconds, `0800-01-01T00:00:00.000000+00:00`: fixed width (years of
+        fewer than four digits zero-padded, which `strftime("%Y")` does not do), so text
+        order is time order."""
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        return value.isoformat(timespec="microseconds")
 
     def decode_time(self, value: Any) -> datetime:
         return datetime.fromisoformat(value)
