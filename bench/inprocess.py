@@ -18,21 +18,11 @@ from bench.workloads import BenchError
 from tsunagu.fhir.definitions import Definitions
 from tsunagu.interactions.context import Context, FhirRequest
 from tsunagu.interactions.router import dispatch
-from tsunagu.search.parameters import IndexedParam, IndexingPlan, SearchRegistry
+from tsunagu.search.parameters import SearchRegistry, UnindexedRegistry
 from tsunagu.storage.sql.connect import open_repository
 
 BASE_URL = "http://bench.invalid/fhir"
 INGEST_WARMUP = 2  # Bundles per mode before timing (compiles the registry's extractors)
-
-
-class NoIndexRegistry(SearchRegistry):
-    """A registry without search parameters: writes store resources and no index rows."""
-
-    def for_type(self, resource_type: str) -> dict[str, IndexedParam]:
-        return {}
-
-    def indexing(self, resource_type: str) -> IndexingPlan:
-        return IndexingPlan((), {})
 
 
 def reads(ctx: Context, targets: list[tuple[str, str]], warmup: list[tuple[str, str]]) -> Run:
@@ -70,7 +60,7 @@ def indexing_overhead(
     if len(bundles) < 2 * (INGEST_WARMUP + 1):
         raise ValueError("too few Bundles for the indexing-overhead comparison")
     indexed_repo = open_repository(url, registry, pool_size=pool_size)
-    plain_registry = NoIndexRegistry(definitions)
+    plain_registry = UnindexedRegistry(definitions)
     plain_repo = open_repository(url, plain_registry, pool_size=pool_size)
     try:
         contexts = (

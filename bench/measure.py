@@ -87,6 +87,21 @@ class Run:
         return result
 
 
+def combined(runs: Sequence[Run]) -> Run:
+    """Runs measured in turns, as one: counts, times and latencies added up; cores (the
+    client's and the host's) weighted by each run's time."""
+    seconds = sum(run.seconds for run in runs)
+    cpu = Cpu(client_seconds=sum(run.cpu.client_seconds for run in runs))
+    for run in runs:
+        share = run.seconds / seconds if seconds > 0 else 0.0
+        cpu.client += run.cpu.client * share
+        cpu.host += run.cpu.host * share
+        for name, value in run.cpu.seconds.items():
+            cpu.seconds[name] = cpu.seconds.get(name, 0.0) + value
+    latencies = [value for run in runs for value in run.latencies_ms]
+    return Run(sum(run.count for run in runs), seconds, latencies, cpu)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The nearest-rank percentile (q in 0..1) of `values`."""
     if not values:

@@ -23,7 +23,7 @@ import psycopg
 from rich.console import Console
 
 import tsunagu
-from bench import data, inprocess, search, validation, workloads
+from bench import data, http_indexing, inprocess, search, validation, workloads
 from bench.measure import Run, cpu_meter, watch
 from bench.options import backend_server, loaded_before, mark_loaded, warm_page_cache
 from bench.pg import BenchPostgres, start_durable_postgres
@@ -33,6 +33,7 @@ from bench.report import (
     Target,
     render,
     render_cpu,
+    render_indexing,
     render_inprocess,
     render_search,
 )
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     if results:
         render(console, results)
         render_inprocess(console, results)
+        render_indexing(console, results)
         render_cpu(console, results)
         verdicts += [(result.backend, target) for result in results for target in result.targets()]
     if searches:
@@ -319,6 +321,37 @@ def run_backend(backend: str, options: Options, workdir: Path, console: Console)
                 console.print(
                     f"transaction ingest: {http_tx.rate:,.0f}/s (raw {raw_tx.rate:,.0f}/s)"
                 )
+                create_count, bundle_count = http_indexing.sizes(options.creates, options.bundles)
+                more_bodies = data.create_payloads(
+                    random.Random(options.seed + 7), create_count, options.size + options.creates
+                )
+                more_bundles, _raw = workloads.make_bundles(
+                    bundle_count, options.bundle_size, options.seed + 8
+                )
+                del _raw
+                with TsunaguServer(
+                    url,
+                    workers=WORKERS[backend],
+                    log_file=workdir / f"server-{backend}-unindexed.log",
+                    environment=http_indexing.UNINDEXED,
+                ) as unindexed:
+                    watch({"server": [server.pid, unindexed.pid], **database_pids})
+                    http_index = http_indexing.measure(
+                        server.base_url,
+                        unindexed.base_url,
+                        more_bodies,
+                        more_bundles,
+                        options.bundle_size,
+                        options.clients,
+                    )
+                for label, (indexed_run, plain_run) in (
+                    ("creates", http_index.creates),
+                    ("transaction ingest", http_index.transactions),
+                ):
+                    console.print(
+                        f"HTTP {label}: {indexed_run.rate:,.0f}/s with search indexing, "
+                        f"{plain_run.rate:,.0f}/s without"
+                    )
             ingest_count = inprocess.ingest_bundle_count(options.ingest_bundles)
             ingest_bundles, _raw_batches = workloads.make_bundles(
                 ingest_count, options.bundle_size, options.seed + 6
@@ -335,6 +368,8 @@ def run_backend(backend: str, options: Options, workdir: Path, console: Console)
                 + options.creates
                 + options.bundles * options.bundle_size
                 + ingest_count * options.bundle_size
+                + create_count
+                + bundle_count * options.bundle_size
             )
             stored = repo.count() - repo.count("AuditEvent")  # the server audits requests
         finally:
@@ -362,6 +397,7 @@ def run_backend(backend: str, options: Options, workdir: Path, console: Console)
         transaction=(http_tx, raw_tx),
         inprocess_read=(local_read, raw_read),
         indexing=indexing,
+        http_indexing=http_index,
         background=background,
         stored_after=stored,
         expected_after=expected,

@@ -22,12 +22,21 @@ class ServerError(RuntimeError):
 
 
 class TsunaguServer:
-    """`tsunagu serve --database URL --port P --workers N --insecure-dev` on a free port."""
+    """`tsunagu serve --database URL --port P --workers N --insecure-dev` on a free port
+    (with `environment` added to its environment)."""
 
-    def __init__(self, database_url: str, *, workers: int, log_file: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        workers: int,
+        log_file: Path,
+        environment: dict[str, str] | None = None,
+    ) -> None:
         self.database_url = database_url
         self.workers = workers
         self.log_file = log_file
+        self.environment = environment or {}  # more TSUNAGU_* settings
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -53,7 +62,7 @@ class TsunaguServer:
                     stderr=subprocess.STDOUT,
                     # Its own process group, so the worker processes can be stopped with it.
                     start_new_session=True,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    env={**os.environ, **self.environment, "PYTHONUNBUFFERED": "1"},
                 )
             if self._wait_ready():
                 return

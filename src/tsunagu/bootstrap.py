@@ -13,7 +13,7 @@ from tsunagu.interactions import audit
 from tsunagu.interactions.context import Context
 from tsunagu.interactions.operations.reindex import load_custom_parameters
 from tsunagu.interactions.operations.validate import ProfilePolicy
-from tsunagu.search.parameters import ComputedParam, SearchRegistry
+from tsunagu.search.parameters import ComputedParam, SearchRegistry, UnindexedRegistry
 from tsunagu.security.tokens import Grant, issuer_for, mint_access_token
 from tsunagu.settings import Settings
 from tsunagu.storage.audit import AuditTrail
@@ -89,6 +89,8 @@ def build_platform(settings: Settings) -> Platform:
     """Open storage (creating or migrating the schema), load definitions and custom params."""
     definitions = load_definitions()
     registry = SearchRegistry(definitions, computed=COMPUTED_PARAMS)
+    if not settings.search_index and settings.insecure_dev:  # honoured in insecure-dev only
+        registry = UnindexedRegistry(definitions)
     repository = open_repository(settings.database_url, registry, pool_size=settings.pool_size)
     trail = None
     if settings.audit or not settings.insecure_dev:  # audit is off only in insecure-dev

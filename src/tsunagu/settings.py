@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     # Audit every request as an AuditEvent in the hash-chained audit log (docs/audit.md).
     # Switching it off is honoured only with insecure_dev (benchmark baselines).
     audit: bool = True
+    # Write search index rows with every resource. Switching it off is honoured only with
+    # insecure_dev: the benchmark's baseline of what indexing costs; what is written then is
+    # found by no search until `tsunagu reindex`.
+    search_index: bool = True
     # True: a read's response waits until its AuditEvents are committed (group commit).
     # False (measured default, docs/audit.md): it answers at once; a crash can lose the read
     # audits of the last moments (at most 2,000 events; writes are always in-transaction).

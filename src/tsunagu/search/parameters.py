@@ -212,3 +212,11 @@ class SearchRegistry:
     @property
     def custom(self) -> tuple[SearchParameterDef, ...]:
         return self._custom
+
+
+class UnindexedRegistry(SearchRegistry):
+    """No search parameters: writes store resources and no index rows, and searches know no
+    parameter. The baseline that measures what indexing costs (`Settings.search_index`)."""
+
+    def for_type(self, resource_type: str) -> dict[str, IndexedParam]:
+        return {}
