@@ -3,7 +3,8 @@
 Writes in a process go through one connection under a lock (datasette's single-writer model),
 and `BEGIN IMMEDIATE` with a busy timeout serialises writers across worker processes, so no
 request ever sees "database is locked". `synchronous=FULL` makes every acknowledged commit
-survive a power cut, not only a process crash. The log is copied back into the database file
+survive a power cut, not only a process crash; concurrent writes share commits
+(`group_commit`). The log is copied back into the database file
 by a background thread (`checkpointer`), not inside the writers' commits.
 """
 
@@ -20,6 +21,7 @@ from typing import Any, ClassVar
 from tsunagu.fhir import jsonio
 from tsunagu.storage.sql.checkpointer import WalCheckpointer
 from tsunagu.storage.sql.dialect import Connection, Statement, upsert_clause
+from tsunagu.storage.sql.group_commit import GroupCommit
 
 _BUSY_TIMEOUT_MS = 60_000
 _WRITE_CACHE_KIB = 65_536  # the writer's page cache (readers keep the default)
@@ -42,7 +44,6 @@ class SqliteDialect:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._local = threading.local()
-        self._write_lock = threading.Lock()
         self._write_conn = self._connect()
         # Index rows land at scattered places of the index tables' B-trees: a page cache
         # larger than the 2 MB default keeps those pages in memory between transactions.
@@ -50,6 +51,7 @@ class SqliteDialect:
         self._write_conn.execute("PRAGMA wal_autocheckpoint = 0")
         self._write_conn.execute(f"PRAGMA journal_size_limit = {_WAL_KEEP_BYTES}")
         self._checkpointer = WalCheckpointer(self._connect)
+        self._groups = GroupCommit(self._write_conn, self._checkpointer.committed)
         self._all: list[sqlite3.Connection] = [self._write_conn]
         self._all_lock = threading.Lock()
 
@@ -90,16 +92,10 @@ class SqliteDialect:
 
     @contextmanager
     def writer(self) -> Iterator[Connection]:
-        with self._write_lock:
-            conn = self._write_conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        self._checkpointer.committed()
+        """A write session; concurrent ones share a commit (`group_commit`), and each
+        returns only once its writes are committed."""
+        with self._groups.session() as conn:
+            yield conn
 
     def insert_statements(
         self,
