@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tsunagu.storage.sql.group_commit import GroupCommit, GroupCommitError
 
@@ -199,3 +201,54 @@ def test_a_group_commits_after_its_limit(path: Path) -> None:
         assert groups.commits == 2  # first + one more in the first group, then the last
     finally:
         conn.close()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    plans=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=3), st.booleans(), st.booleans()),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_concurrent_sessions_keep_exactly_the_writes_that_returned(
+    tmp_path_factory: pytest.TempPathFactory,
+    plans: list[tuple[int, bool, bool]],
+) -> None:
+    """Sessions of 0-3 rows each, some failing, some pausing, all at once: every session that
+    returned has its rows stored, every one that raised has none, and no more commits ran
+    than sessions."""
+    path = tmp_path_factory.mktemp("g") / "g.db"
+    conn = _connect(path)
+    conn.execute("CREATE TABLE item (id TEXT PRIMARY KEY, owner TEXT)")
+    groups = GroupCommit(conn, lambda: None)
+    start = threading.Barrier(len(plans))
+
+    def work(number: int, rows: int, fail: bool, pause: bool) -> Callable[[], None]:
+        def run() -> None:
+            start.wait()
+            with groups.session() as c:
+                for row in range(rows):
+                    c.execute("INSERT INTO item (id) VALUES (?)", (f"s{number}-{row}",))
+                if pause:
+                    time.sleep(0.001)
+                if fail:
+                    raise ValueError(number)
+
+        return run
+
+    started = [_in_thread(work(n, *plan)) for n, plan in enumerate(plans)]
+    for thread, _errors in started:
+        thread.join()
+    conn.close()
+    expected = set()
+    for number, ((rows, fail, _pause), (_thread, errors)) in enumerate(
+        zip(plans, started, strict=True)
+    ):
+        if fail:
+            assert [str(e) for e in errors] == [str(number)]
+        else:
+            assert errors == []
+            expected |= {f"s{number}-{row}" for row in range(rows)}
+    assert _stored(path) == expected
+    assert groups.commits <= len(plans)
