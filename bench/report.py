@@ -327,17 +327,22 @@ def render_cpu(console: Console, results: list[BackendResult]) -> None:
     console.print(table)
 
 
+def _figures_table(title: str, measured: tuple[str, str]) -> Table:
+    """Backend, figure, the two measured columns, their ratio, the target and the verdict."""
+    table = Table(title=title, title_justify="left", show_lines=True)
+    for column in ("Backend", "Figure", *measured, "Ratio", "Target", "Result"):
+        right = column in (*measured, "Ratio")
+        table.add_column(column, justify="right" if right else "left")
+    return table
+
+
 def render_inprocess(console: Console, results: list[BackendResult]) -> None:
     """Figures measured through `router.dispatch` in the benchmark process (no HTTP)."""
-    table = Table(
-        title="In-process (tsunagu.interactions.router.dispatch in the benchmark process, "
+    table = _figures_table(
+        "In-process (tsunagu.interactions.router.dispatch in the benchmark process, "
         "no HTTP; same database)",
-        title_justify="left",
-        show_lines=True,
+        ("Tsunagu", "Baseline"),
     )
-    for column in ("Backend", "Figure", "Tsunagu", "Baseline", "Ratio", "Target", "Result"):
-        right = column in ("Tsunagu", "Baseline", "Ratio")
-        table.add_column(column, justify="right" if right else "left")
     for result in results:
         targets = {target.name: target for target in result.targets()}
         tsunagu, raw = result.inprocess_read
@@ -349,7 +354,7 @@ def render_inprocess(console: Console, results: list[BackendResult]) -> None:
                 target = f"< {READ_P99_TARGET_MS:g} ms\n<= {READ_RAW_FACTOR:g}x raw"
                 cell = "\n".join(_verdict(targets[name].passed) for name in names)
             table.add_row(
-                "",
+                f"{result.backend}\n{result.size:,} stored" if q == 0.50 else "",
                 f"Read by id in-process {label}, ms: dispatch(GET T/id)\n"
                 f"vs raw select + JSON parse ({len(tsunagu.latencies_ms):,} reads)",
                 f"{tsunagu_ms:.3f}",
@@ -363,15 +368,11 @@ def render_inprocess(console: Console, results: list[BackendResult]) -> None:
 
 def render_indexing(console: Console, results: list[BackendResult]) -> None:
     """What search index rows cost writes: the same writes with and without them."""
-    table = Table(
-        title="Search indexing on writes: with index rows vs a server without search "
+    table = _figures_table(
+        "Search indexing on writes: with index rows vs a server without search "
         "parameters (resources/s; same run, same database)",
-        title_justify="left",
-        show_lines=True,
+        ("Indexed", "No indexes"),
     )
-    for column in ("Backend", "Figure", "Indexed", "No indexes", "Ratio", "Target", "Result"):
-        right = column in ("Indexed", "No indexes", "Ratio")
-        table.add_column(column, justify="right" if right else "left")
     for result in results:
         bundles = len(result.indexing[0].latencies_ms)
         rows = [
