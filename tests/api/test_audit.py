@@ -54,6 +54,15 @@ def _summary(event: dict[str, Any]) -> tuple[str, str, str, tuple[str, ...]]:
     return event["action"], subtype, event["outcome"], patients
 
 
+def _objects(event: dict[str, Any]) -> list[str]:
+    """The domain resources an AuditEvent names (entity role 4)."""
+    return [
+        e["what"]["reference"]
+        for e in event.get("entity", [])
+        if e.get("role", {}).get("code") == "4"
+    ]
+
+
 def _agent(event: dict[str, Any]) -> tuple[str | None, str | None]:
     """(role, facility) of an AuditEvent's agents."""
     role = facility = None
@@ -143,12 +152,16 @@ def test_a_scripted_session_leaves_exactly_the_expected_events(
             },
         ],
     }
-    assert c.post("/fhir", json=transaction, headers=doctor).status_code == 200
-    assert sorted(_summary(e) for e in trail.new()) == [
-        ("C", "create", "0", (me,)),
+    written = c.post("/fhir", json=transaction, headers=doctor)
+    assert written.status_code == 200
+    # One event for the patient's two creates, listing both versions, and the Bundle's own.
+    created, bundle_event = trail.new()
+    assert [_summary(created), _summary(bundle_event)] == [
         ("C", "create", "0", (me,)),
         ("E", "transaction", "0", ()),
     ]
+    locations = [e["response"]["location"].split("/fhir/")[1] for e in written.json()["entry"]]
+    assert _objects(created) == locations
 
     assert c.delete(f"/fhir/Observation/{oid}", headers=doctor).status_code == 204
     assert [_summary(e) for e in trail.new()] == [("D", "delete", "0", (me,))]

@@ -8,7 +8,9 @@ any that other layers appended to `Context.audit` on the way (break-glass, conse
   AuditEvents: they commit or roll back together. When it fails, its audit record of the
   failure is stored afterwards on its own.
 - Inside a transaction Bundle, each entry's record waits in `Context.audit` and goes into the
-  transaction with everything else.
+  transaction with everything else; the entries' records that differ only in the resources
+  they touched become one AuditEvent (`security.audit.combined`): a Bundle of one patient's
+  creates leaves one event for that patient, not one per resource.
 - Reads, searches, operations and denials go to the trail's group-commit writer.
 AuditEvents themselves are read-only through the API (405).
 """
@@ -26,7 +28,7 @@ from tsunagu.fhir.outcomes import FhirError, not_supported
 from tsunagu.fhir.resources import looks_like_type
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
 from tsunagu.search.roots import element_names, present
-from tsunagu.security.audit import AuditRecord
+from tsunagu.security.audit import AuditRecord, combined
 from tsunagu.security.audit_event import Observer, RequestFacts, audit_events
 from tsunagu.storage.audit import AuditTrail
 from tsunagu.storage.repository import WriteSession
@@ -179,7 +181,7 @@ def _write(
             before = _before(inner, session, kind)
             response = run(inner, req)
             _add(ctx, start, _success(inner, req, kind, response, before))
-            trail.append(session, events(ctx, ctx.audit))
+            trail.append(session, events(ctx, combined(ctx.audit)))
             ctx.audit.clear()
         return response
     except FhirError as error:

@@ -215,8 +215,10 @@ class SearchRegistry:
 
 
 class UnindexedRegistry(SearchRegistry):
-    """No search parameters: writes store resources and no index rows, and searches know no
-    parameter. The baseline that measures what indexing costs (`Settings.search_index`)."""
+    """Every parameter known, none indexed: the baseline that measures what indexing costs
+    writes (`Settings.search_index`). Writes store resources, their access facts and their
+    AuditEvents as usual (the Patient compartment is still evaluated, from the parameters),
+    but no index rows; a search therefore finds nothing."""
 
-    def for_type(self, resource_type: str) -> dict[str, IndexedParam]:
-        return {}
+    def indexing(self, resource_type: str) -> IndexingPlan:
+        return self._plans.setdefault(resource_type, IndexingPlan((), {}))

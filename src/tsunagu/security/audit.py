@@ -7,7 +7,8 @@ FHIR AuditEvents by `security.audit_event`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 # AuditEvent.action codes (R4): C create, R read, U update, D delete, E execute.
 Action = str
@@ -39,3 +40,34 @@ class AuditRecord:
     @property
     def failed(self) -> bool:
         return self.outcome >= 400
+
+
+# Resources one combined record may list: an AuditEvent stays a readable size when a
+# transaction writes thousands of resources of one patient.
+MAX_ENTITIES = 100
+
+
+def combined(records: Iterable[AuditRecord], limit: int = MAX_ENTITIES) -> list[AuditRecord]:
+    """The records, with those that differ only in their entities joined into one (at most
+    `limit` entities each), in the order each first appears. Without a query, the type
+    acted on does not tell records apart: the entities name it.
+
+    A transaction Bundle records each entry; its creates for one patient thus become one
+    AuditEvent listing them all (BALP's one event per patient), not one event per resource.
+    Records without entities (searches, the Bundle's own) stay as they are."""
+    result: list[AuditRecord] = []
+    open_: dict[AuditRecord, int] = {}  # entity-less key -> index of its record in result
+    for record in records:
+        if not record.entities:
+            result.append(record)
+            continue
+        kind = record.resource_type if record.query is not None else None
+        key = replace(record, entities=(), resource_type=kind)
+        at = open_.get(key)
+        if at is not None and len(result[at].entities) + len(record.entities) <= limit:
+            joined = result[at].entities + record.entities
+            result[at] = replace(result[at], entities=tuple(dict.fromkeys(joined)))
+            continue
+        open_[key] = len(result)
+        result.append(record)
+    return result

@@ -75,7 +75,9 @@ def access_row(
 ) -> AccessRow:
     """The `resource_access` row of a version (see storage.access.describe); `keyed`: the
     index rows start with (res_key, resource_type)."""
-    references = indexed.get(_REFERENCE_TABLE)
+    # No reference rows (none written, or none indexed: `UnindexedRegistry`): `describe`
+    # evaluates the compartment's parameters itself.
+    references = indexed.get(_REFERENCE_TABLE) or None
     if keyed and references is not None:
         references = [row[2:] for row in references]
     facts = describe(content, registry, references)
