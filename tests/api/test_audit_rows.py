@@ -100,17 +100,17 @@ def test_memoised_rows_are_the_generic_indexers(
         assert _sorted(_INDEXER.rows(content)) == _sorted(index_resource(content, _REGISTRY))
 
 
-def test_a_patients_own_access_names_the_patient_once() -> None:
-    # agent.who and entity.what both name Patient/p1: the `patient` parameter's union keeps
-    # one value, as the generic indexer does.
+def test_a_patients_own_access_is_found_through_agent_and_entity() -> None:
+    # agent.who and entity.what both name Patient/p1. `patient` is their union restricted to
+    # Patients (`search.aliases`): it writes no rows, its searches read these two.
     patient = Principal("p1", Role.PATIENT, "app", patient="p1", token_id="jti-1")
     record = AuditRecord("R", "read", 200, ("p1",), ("Patient/p1/_history/1",))
     facts = RequestFacts(datetime(2025, 4, 1, tzinfo=UTC), "::1")
     (event,) = audit_events(record, patient, facts, Observer())
     content = _stored(event, facts.recorded)
     rows = _INDEXER.rows(content)
-    patient_rows = [row for row in rows["search_reference"] if row[0] == "patient"]
-    assert len(patient_rows) == 1
+    naming = sorted(row[0] for row in rows["search_reference"] if row[2:4] == ("Patient", "p1"))
+    assert naming == ["agent", "entity"]
     assert _sorted(rows) == _sorted(index_resource(content, _REGISTRY))
 
 

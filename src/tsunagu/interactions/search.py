@@ -57,7 +57,8 @@ def search_compartment(
             f"{resource_type} is not in the {owner_type} compartment",
         )
     query = parse(ctx, req, [resource_type])
-    compartment = Compartment(owner_type, owner_id, ((resource_type, params),))
+    stored = ctx.registry.row_codes(resource_type, params, owner_type)
+    compartment = Compartment(owner_type, owner_id, ((resource_type, stored),))
     return run(ctx, req, replace(query, compartment=compartment))
 
 

@@ -60,7 +60,8 @@ def index_resource(
         entries = _entries_for(registry.indexing(resource_type), resource, resource_type)
     else:
         entries = _prepare(
-            resource_type, [(c, p) for c, p in registry.for_type(resource_type).items()]
+            resource_type,
+            [(c, p) for c, p in registry.for_type(resource_type).items() if not p.sources],
         )
     if only is not None:
         entries = tuple(entry for entry in entries if entry[0] in only)
@@ -94,12 +95,15 @@ def index_resource(
 
 
 def row_codes(registry: SearchRegistry, resource_type: str, codes: Iterable[str]) -> set[str]:
-    """The `param` column values of these parameters' rows: their codes, `:of-type` rows of
-    tokens, and the components of composites (`code#0`, ...)."""
+    """The `param` column values of these parameters' rows: their codes (an alias's
+    sources'), `:of-type` rows of tokens, and the components of composites (`code#0`, ...)."""
     out: set[str] = set()
     for code in codes:
         param = registry.get(resource_type, code)
         if param is None:
+            continue
+        if param.sources:
+            out |= row_codes(registry, resource_type, [s.code for s in param.sources])
             continue
         out.add(code)
         if param.type == "token":

@@ -8,11 +8,12 @@ parameter's FHIRPath expression is compiled once into an extractor (`fhirpath.co
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
 from tsunagu.fhir.definitions import Definitions, SearchParameterDef
+from tsunagu.search.aliases import Candidate, Source, find_sources
 from tsunagu.search.fhirpath import Extractor, ExtractorCache, TypedValue
 from tsunagu.search.params import date, number, quantity, reference, string, token, uri
 from tsunagu.search.params.common import ParamSpec
@@ -83,6 +84,8 @@ class IndexedParam:
     # Top-level elements the expression starts from (None: evaluate it on every resource).
     roots: frozenset[str] | None = None
     documentation: str = ""  # for the CapabilityStatement (computed parameters)
+    # An alias (`search.aliases`): its values are these parameters' rows, and it writes none.
+    sources: tuple[Source, ...] = ()
 
     @property
     def code(self) -> str:
@@ -163,8 +166,10 @@ class SearchRegistry:
                     computed.roots,
                     computed.documentation,
                 )
-        self._by_type[resource_type] = params
-        return params
+        posted = {id(c) for c in self._custom}
+        custom_codes = {code for code, p in params.items() if id(p.definition) in posted}
+        self._by_type[resource_type] = _with_sources(resource_type, params, custom_codes)
+        return self._by_type[resource_type]
 
     def _components(self, definition: SearchParameterDef) -> tuple[Component, ...] | None:
         """Compiled components of a composite parameter (None if one is unusable)."""
@@ -184,7 +189,7 @@ class SearchRegistry:
             always: list[tuple[str, IndexedParam]] = []
             by_root: dict[str, list[tuple[str, IndexedParam]]] = {}
             for code, param in self.for_type(resource_type).items():
-                if param.extractor is None:
+                if param.extractor is None or param.sources:
                     continue
                 if param.roots is None:
                     always.append((code, param))
@@ -203,6 +208,20 @@ class SearchRegistry:
     def get(self, resource_type: str, code: str) -> IndexedParam | None:
         return self.for_type(resource_type).get(code)
 
+    def row_codes(
+        self, resource_type: str, codes: Sequence[str], target_type: str
+    ) -> tuple[str, ...]:
+        """The `param` values of the rows that hold these reference parameters' references
+        to `target_type` (an alias's sources, unless restricted to another type)."""
+        out: list[str] = []
+        for code in codes:
+            param = self.get(resource_type, code)
+            if param is None or not param.sources:
+                out.append(code)
+                continue
+            out += [s.code for s in param.sources if s.target_type in (None, target_type)]
+        return tuple(dict.fromkeys(out))
+
     def set_custom(self, custom: Sequence[SearchParameterDef]) -> None:
         """Use these custom parameters from now on (after `$reindex` loads them)."""
         self._custom = tuple(custom)
@@ -212,6 +231,30 @@ class SearchRegistry:
     @property
     def custom(self) -> tuple[SearchParameterDef, ...]:
         return self._custom
+
+
+def _with_sources(
+    resource_type: str, params: dict[str, IndexedParam], custom: set[str]
+) -> dict[str, IndexedParam]:
+    """The parameters, the aliases among them given their sources (`search.aliases`)."""
+    candidates = {
+        code: Candidate(
+            code,
+            p.type,
+            p.definition.expression,
+            indexable=(
+                p.extractor is not None
+                and not p.components
+                and p.type in MODULES
+                and code not in COLUMN_PARAMS
+                and not isinstance(p.extractor, _ComputedExtractor)
+            ),
+            custom=code in custom,
+        )
+        for code, p in params.items()
+    }
+    found = find_sources(resource_type, candidates)
+    return {code: replace(p, sources=found.get(code, ())) for code, p in params.items()}
 
 
 class UnindexedRegistry(SearchRegistry):

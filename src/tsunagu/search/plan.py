@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from tsunagu.fhir.outcomes import bad_request
-from tsunagu.search.parameters import COLUMN_PARAMS, MODULES
+from tsunagu.search.parameters import COLUMN_PARAMS, MODULES, IndexedParam
 from tsunagu.search.params import date as date_param
 from tsunagu.search.params import token
 from tsunagu.search.params.common import split_escaped
@@ -201,6 +201,32 @@ def membership(params: Sequence[tuple[str, Sequence[str]]], s: str) -> Fragment:
     return one_of(f"({s}.resource_type || ' ' || {s}.param)", pairs)
 
 
+def param_rows(s: str, param: IndexedParam, key: str | None = None) -> Fragment:
+    """Rows of index table alias `s` that hold the parameter's values: its own (`param` =
+    `key`, the code unless a modifier keeps rows apart, such as `:of-type`), or, for an
+    alias (`search.aliases`), its sources' rows with the same suffix."""
+    key = param.code if key is None else key
+    if not param.sources:
+        return Fragment(f"{s}.param = ?", (key,))
+    suffix = key[len(param.code) :]
+    plain = [src.code + suffix for src in param.sources if src.target_type is None]
+    restricted = [src for src in param.sources if src.target_type is not None]
+    arms = [one_of(f"{s}.param", plain)] if plain else []
+    # `where(resolve() is T)`: a local reference to a T, or another server's URL naming one
+    # (stored with its URL only, see `params.reference`).
+    arms += [
+        Fragment(
+            f"{s}.param = ? AND ({s}.target_type = ?"
+            f" OR ({s}.target_type IS NULL AND {s}.url LIKE ?))",
+            (src.code + suffix, src.target_type, f"%/{src.target_type}/%"),
+        )
+        for src in restricted
+    ]
+    if len(arms) == 1:
+        return arms[0]
+    return join(arms, "OR")
+
+
 def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]) -> Part:
     """One criterion: a key set on an index table, or a condition on the resource alias `r`."""
     if crit.has is not None:
@@ -224,7 +250,7 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]
             code="not-supported",
         )
     s = aliases("s")
-    key = Fragment(f"{s}.param = ?", (module.param_key(crit.param.spec, crit.modifier),))
+    key = param_rows(s, crit.param, module.param_key(crit.param.spec, crit.modifier))
     table = f"{module.TABLE} {s}"
     if crit.modifier == "missing":
         negated = crit.values[0] == "true"
@@ -304,7 +330,7 @@ def _chain(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet
             f" JOIN search_reference {s} ON {s}.target_id = {t}.id"
             f" AND {s}.target_type = {t}.resource_type"
         )
-        where = Fragment(f"{s}.param = ? AND {t}.deleted = ?", (crit.param.code, False))
+        where = param_rows(s, crit.param) & Fragment(f"{t}.deleted = ?", (False,))
         where = _visible(aliases, where, t)
         return KeySet(
             tables, s, types, where, rank=inner.rank + 1, table_params=inner.select.params
@@ -320,9 +346,8 @@ def _chain(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet
         f"search_reference {s} JOIN resources {t}"
         f" ON {t}.resource_type = {s}.target_type AND {t}.id = {s}.target_id"
     )
-    where = Fragment(
-        f"{s}.param = ? AND {t}.deleted = ? AND ({branches.sql})",
-        (crit.param.code, False, *branches.params),
+    where = param_rows(s, crit.param) & Fragment(
+        f"{t}.deleted = ? AND ({branches.sql})", (False, *branches.params)
     )
     where = _visible(aliases, where, t)
     return KeySet(tables, s, types, where, rank=min(_rank(i) for _, i in inners) + 1)
@@ -338,10 +363,12 @@ def _has(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:
         f"search_reference {s} JOIN resources {o} ON {o}.res_key = {s}.res_key"
         f" JOIN resources {t} ON {t}.resource_type = {s}.target_type AND {t}.id = {s}.target_id"
     )
-    where = Fragment(
-        f"{s}.resource_type = ? AND {s}.param = ? AND {o}.deleted = ?",
-        (source_type, ref.code, False),
-    ) & _member(inner, o)
+    where = (
+        Fragment(f"{s}.resource_type = ?", (source_type,))
+        & param_rows(s, ref)
+        & Fragment(f"{o}.deleted = ?", (False,))
+        & _member(inner, o)
+    )
     where = _visible(aliases, where, o)
     return KeySet(tables, t, types, where, rank=_rank(inner) + 1)
 
@@ -461,9 +488,10 @@ def sort_expression(key: SortKey, r: str = "r") -> Fragment:
         return Fragment(f"{r}.last_updated")
     table, asc_column, desc_column = _SORT_COLUMN[key.param.type]
     aggregate = f"MAX(x.{desc_column})" if key.descending else f"MIN(x.{asc_column})"
+    rows = param_rows("x", key.param)
     return Fragment(
-        f"(SELECT {aggregate} FROM {table} x WHERE x.res_key = {r}.res_key AND x.param = ?)",
-        (code,),
+        f"(SELECT {aggregate} FROM {table} x WHERE x.res_key = {r}.res_key AND ({rows.sql}))",
+        rows.params,
     )
 
 

@@ -82,8 +82,9 @@ class Include:
 class Compartment:
     """Restrict results to a compartment (`Patient/123/Observation`, `$everything`).
 
-    `params` names, per resource type, the reference parameters that put a resource in the
-    compartment; `include_owner` also matches the compartment's own resource;
+    `params` names, per resource type, the `param` values of the reference rows that put a
+    resource in the compartment (an alias's sources: `SearchRegistry.row_codes`);
+    `include_owner` also matches the compartment's own resource;
     `owner_checked` matches nothing unless the owner exists (current, not deleted).
     """
 

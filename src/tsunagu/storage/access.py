@@ -73,8 +73,9 @@ def _patients(
     rows: Iterable[tuple[Any, ...]] | None,
 ) -> set[str]:
     params = compartment_params(registry, resource_type)
-    if rows is not None:
-        return {str(r[3]) for r in rows if r[0] in params and r[2] == PATIENT and r[3]}
+    if rows is not None:  # an alias's rows are its sources' (`search.aliases`)
+        stored = registry.row_codes(resource_type, params, PATIENT)
+        return {str(r[3]) for r in rows if r[0] in stored and r[2] == PATIENT and r[3]}
     found: set[str] = set()
     for code in params:
         param = registry.get(resource_type, code)

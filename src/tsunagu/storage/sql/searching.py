@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from tsunagu.search.plan import Cursor, access_condition, count_query, page_query
+from tsunagu.search.plan import Cursor, access_condition, count_query, page_query, param_rows
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
 from tsunagu.search.sql import Fragment, ValueList, one_of
 from tsunagu.storage.repository import Match, StoredResource
@@ -119,8 +119,9 @@ def include(
         clauses.append(keys.sql)
         params += keys.params
     if inc.param is not None:
-        clauses.append("s.param = ?")
-        params.append(inc.param.code)
+        by_param = param_rows("s", inc.param)
+        clauses.append(f"({by_param.sql})")
+        params += by_param.params
     if inc.target_type is not None and not inc.reverse:
         clauses.append("s.target_type = ?")
         params.append(inc.target_type)

@@ -1,0 +1,146 @@
+"""Parameters whose values other parameters of the same type already index.
+
+Many R4 parameters select, on a given resource type, exactly what one or more other
+parameters select: `Patient.phonetic` has the expression of `name`; `Observation.patient`
+is `Observation.subject.where(resolve() is Patient)`, the `subject` values that refer to a
+Patient; `Observation.combo-code` is `Observation.code | Observation.component.code`, the
+values of `code` and of `component-code`. Such a parameter writes no index rows of its own:
+its searches read its sources' rows, restricted to a target type where its expression says
+`where(resolve() is T)`. The values are the same (`tests/integration/test_aliases.py` checks
+it on every R4 example), and the rows are written once instead of two or three times.
+
+This works on the expression text, one union branch (`|`) at a time, and only recognises
+branches written alike; anything else keeps rows of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_WHERE_RESOLVE = re.compile(r"(.+)\.where\(resolve\(\) is ([A-Za-z]+)\)")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Rows of parameter `code` (only those whose target is `target_type`, if given)."""
+
+    code: str
+    target_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What alias detection needs to know of a parameter."""
+
+    code: str
+    type: str
+    expression: str | None
+    indexable: bool  # it writes rows of its own kind (not composite, computed or a column)
+    # Posted to this server: never the source of a core parameter, whose rows exist already
+    # (custom parameters take effect after a reindex, core ones must keep working before).
+    custom: bool = False
+
+
+def branches(expression: str, resource_type: str) -> frozenset[str]:
+    """The top-level union branches of an expression that apply to this resource type."""
+    parts: list[str] = []
+    depth = 0
+    quoted = False
+    start = 0
+    for i, char in enumerate(expression):
+        if char == "'" and (i == 0 or expression[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and char == "|":
+            parts.append(expression[start:i])
+            start = i + 1
+    parts.append(expression[start:])
+    own = (f"{resource_type}.", f"({resource_type}.")
+    return frozenset(p.strip() for p in parts if p.strip().startswith(own))
+
+
+def find_sources(
+    resource_type: str, params: Mapping[str, Candidate]
+) -> dict[str, tuple[Source, ...]]:
+    """The parameters of a type that are aliases, with the sources their rows come from
+    (sources are never aliases themselves)."""
+    shapes = {
+        code: branches(p.expression, resource_type)
+        for code, p in params.items()
+        if p.indexable and p.expression
+    }
+    direct: dict[str, tuple[Source, ...]] = {}
+    for code, own in shapes.items():
+        if not own:
+            continue
+        found = _cover(code, own, params, shapes)
+        if found is not None:
+            direct[code] = found
+    return {code: _flatten(code, direct) for code in direct if _flatten(code, direct)}
+
+
+def _cover(
+    code: str,
+    own: frozenset[str],
+    params: Mapping[str, Candidate],
+    shapes: Mapping[str, frozenset[str]],
+) -> tuple[Source, ...] | None:
+    """Sources whose branches make up exactly `own`, or None."""
+    kind = params[code].type
+
+    def may_source(c: str) -> bool:
+        return c != code and params[c].type == kind and params[c].custom <= params[code].custom
+
+    def rank(c: str) -> tuple[bool, str]:
+        return params[c].custom, c
+
+    plain = {b for b in own if not _WHERE_RESOLVE.fullmatch(b)}
+    sources: list[Source] = []
+    for branch in sorted(own - plain):
+        match = _WHERE_RESOLVE.fullmatch(branch)
+        assert match is not None
+        base, target = match.group(1), match.group(2)
+        same = [c for c, shape in shapes.items() if shape == {base} and may_source(c)]
+        if kind != "reference" or not same:
+            return None
+        sources.append(Source(min(same, key=rank), target))
+    covered: set[str] = set()
+    # Largest first, so that `combo-value-quantity` takes `value-quantity` whole.
+    candidates = sorted(
+        (
+            (c, shape)
+            for c, shape in shapes.items()
+            if may_source(c)
+            and shape
+            and shape <= plain
+            # Of two alike, one keeps the rows: a core one before a custom one, then by code.
+            and (shape != own or rank(c) < rank(code))
+        ),
+        key=lambda item: (-len(item[1]), rank(item[0])),
+    )
+    for c, shape in candidates:
+        if not shape <= covered:
+            covered |= shape
+            sources.append(Source(c))
+    if covered != plain:
+        return None
+    return tuple(sources)
+
+
+def _flatten(code: str, direct: Mapping[str, tuple[Source, ...]]) -> tuple[Source, ...]:
+    """An alias's sources with aliases among them replaced by their own sources."""
+    out: list[Source] = []
+    for source in direct[code]:
+        if source.code not in direct:
+            out.append(source)
+            continue
+        for inner in _flatten(source.code, direct):
+            if source.target_type and inner.target_type and source.target_type != inner.target_type:
+                continue  # a Patient restriction of rows kept for Groups only: nothing
+            out.append(Source(inner.code, source.target_type or inner.target_type))
+    return tuple(dict.fromkeys(out))

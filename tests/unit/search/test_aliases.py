@@ -1,0 +1,160 @@
+"""Alias parameters: their values are exactly their sources' rows, on every R4 example."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.unit.search.r4_package import example_resources
+from tsunagu.fhir.definitions import load_definitions
+from tsunagu.search.aliases import Candidate, Source, branches, find_sources
+from tsunagu.search.index import index_resource
+from tsunagu.search.parameters import MODULES, IndexedParam, SearchRegistry
+from tsunagu.search.params import token
+
+
+@pytest.fixture(scope="module")
+def registry() -> SearchRegistry:
+    return SearchRegistry(load_definitions())
+
+
+def test_branches_split_the_top_level_union_and_keep_the_types_own() -> None:
+    expression = (
+        "AllergyIntolerance.patient | Observation.subject.where(resolve() is Patient)"
+        " | (Observation.value as Quantity) | Observation.code.where(text = 'a|b')"
+    )
+    assert branches(expression, "Observation") == {
+        "Observation.subject.where(resolve() is Patient)",
+        "(Observation.value as Quantity)",
+        "Observation.code.where(text = 'a|b')",
+    }
+
+
+def _candidate(code: str, kind: str, expression: str, indexable: bool = True) -> Candidate:
+    return Candidate(code, kind, expression, indexable)
+
+
+def test_sources_of_the_three_kinds_of_alias() -> None:
+    params = {
+        c.code: c
+        for c in [
+            _candidate("subject", "reference", "Observation.subject"),
+            _candidate("patient", "reference", "Observation.subject.where(resolve() is Patient)"),
+            _candidate("code", "token", "Observation.code"),
+            _candidate("component-code", "token", "Observation.component.code"),
+            _candidate("combo-code", "token", "Observation.code | Observation.component.code"),
+            _candidate("name", "string", "Observation.note.text"),
+            _candidate("phonetic", "string", "Observation.note.text"),
+            # Not aliases: another type of values, a filter other than resolve(), a composite.
+            _candidate("status", "string", "Observation.code"),
+            _candidate("email", "token", "Observation.code.where(system = 'email')"),
+            _candidate("pair", "token", "Observation.code", indexable=False),
+        ]
+    }
+    assert find_sources("Observation", params) == {
+        "patient": (Source("subject", "Patient"),),
+        "combo-code": (Source("code"), Source("component-code")),
+        "phonetic": (Source("name"),),  # of two alike, the first by code keeps the rows
+    }
+
+
+def test_an_alias_of_an_alias_takes_its_sources() -> None:
+    params = {
+        c.code: c
+        for c in [
+            _candidate("a", "reference", "Encounter.x"),
+            _candidate("b", "reference", "Encounter.x"),
+            _candidate("c", "reference", "Encounter.x.where(resolve() is Patient)"),
+        ]
+    }
+    assert find_sources("Encounter", params) == {
+        "b": (Source("a"),),
+        "c": (Source("a", "Patient"),),
+    }
+
+
+def test_a_posted_parameter_never_takes_the_rows_of_a_core_one() -> None:
+    # Core `name` keeps its rows even though the posted `a-name` sorts first: its rows exist
+    # already, and the posted one, alike, reads them (no reindex needed).
+    params = {
+        c.code: c
+        for c in [
+            _candidate("name", "string", "Patient.name"),
+            Candidate("a-name", "string", "Patient.name", True, custom=True),
+            Candidate("a-ref", "reference", "Patient.link.other", True, custom=True),
+            _candidate("link", "reference", "Patient.link.other.where(resolve() is Patient)"),
+        ]
+    }
+    assert find_sources("Patient", params) == {"a-name": (Source("name"),)}
+
+
+def test_the_registry_knows_the_r4_aliases_and_does_not_index_them(
+    registry: SearchRegistry,
+) -> None:
+    observation = registry.for_type("Observation")
+    assert observation["patient"].sources == (Source("subject", "Patient"),)
+    assert {s.code for s in observation["combo-value-quantity"].sources} == {
+        "value-quantity",
+        "component-value-quantity",
+    }
+    assert registry.get("Patient", "phonetic") is not None
+    assert registry.for_type("Patient")["phonetic"].sources == (Source("name"),)
+    audit = registry.for_type("AuditEvent")["patient"]
+    assert set(audit.sources) == {Source("agent", "Patient"), Source("entity", "Patient")}
+    rows = index_resource(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "x"},
+            "subject": {"reference": "Patient/1"},
+        },
+        registry,
+    )
+    assert {row[0] for table in rows.values() for row in table} >= {"subject", "code"}
+    assert not {"patient", "combo-code"} & {row[0] for table in rows.values() for row in table}
+
+
+def _own_rows(param: IndexedParam, resource: dict[str, Any]) -> set[tuple[Any, ...]]:
+    """The rows the alias would write if it were indexed: its own expression's values."""
+    assert param.extractor is not None
+    module = MODULES[param.type]
+    values = param.extractor(resource)
+    found = {tuple(row) for row in module.rows(values)}
+    if module is token:
+        found |= {("of-type", *row) for row in token.of_type_rows(values)}
+    return found
+
+
+def _source_rows(param: IndexedParam, rows: dict[str, list[tuple[Any, ...]]]) -> set[Any]:
+    """The rows its searches read: its sources', restricted to their target types."""
+    table = rows[MODULES[param.type].TABLE]
+    found: set[tuple[Any, ...]] = set()
+    for source in param.sources:
+        for row in table:
+            target = source.target_type
+            named = row[2] == target or (
+                row[2] is None and row[5] is not None and f"/{target}/" in row[5]
+            )
+            restricted = target is not None and not named
+            if row[0] == source.code and not restricted:
+                found.add(tuple(row[2:]))
+            elif row[0] == source.code + token.OF_TYPE and not restricted:
+                found.add(("of-type", *row[2:]))
+    return found
+
+
+def test_every_r4_example_finds_through_the_sources_what_the_alias_selects(
+    registry: SearchRegistry,
+) -> None:
+    checked = 0
+    for resource in example_resources():
+        aliases = [p for p in registry.for_type(resource["resourceType"]).values() if p.sources]
+        if not aliases:
+            continue
+        rows = index_resource(resource, registry)
+        for param in aliases:
+            own = _own_rows(param, resource)
+            assert _source_rows(param, rows) == own, (resource.get("id"), param.code)
+            checked += bool(own)
+    assert checked > 200  # the examples do exercise them
