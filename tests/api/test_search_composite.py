@@ -52,3 +52,29 @@ def test_component_values_pair_within_one_component(client: TestClient) -> None:
     assert _ids(client, "component-code-value-quantity:missing=false") == ["high", "normal"]
     bad = client.get(f"/fhir/Observation?component-code-value-quantity={systolic}")
     assert bad.status_code == 400
+
+
+def test_combo_composites_pair_on_the_observation_and_on_each_component(
+    client: TestClient,
+) -> None:
+    # `combo-code-value-quantity` writes no rows: it reads those of `code-value-quantity` (the
+    # Observation's own code and value) and `component-code-value-quantity` (each component's).
+    weight = {
+        "resourceType": "Observation",
+        "id": "weight",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "29463-7"}]},
+        "valueQuantity": {"value": 60, "system": "http://unitsofmeasure.org", "code": "kg"},
+        "component": [_component("8480-6", 120)],
+    }
+    for body in (weight, _blood_pressure("bp", 150, 95)):
+        assert client.put(f"/fhir/Observation/{body['id']}", json=body).status_code == 201
+    assert _ids(client, "combo-code-value-quantity=29463-7$60") == ["weight"]
+    assert _ids(client, "combo-code-value-quantity=8480-6$gt119") == ["bp", "weight"]
+    # The Observation's code with a component's value is no pair.
+    assert _ids(client, "combo-code-value-quantity=29463-7$120") == []
+    assert _ids(client, "combo-code-value-quantity=85354-9$150") == []
+    assert _ids(client, "combo-code-value-quantity:missing=false") == ["bp", "weight"]
+    assert _ids(client, "code-value-quantity:missing=true") == ["bp"]
+    assert _ids(client, "combo-code=8462-4") == ["bp"]
+    assert _ids(client, "combo-code=29463-7,85354-9") == ["bp", "weight"]

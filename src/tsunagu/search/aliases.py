@@ -6,8 +6,11 @@ is `Observation.subject.where(resolve() is Patient)`, the `subject` values that 
 Patient; `Observation.combo-code` is `Observation.code | Observation.component.code`, the
 values of `code` and of `component-code`. Such a parameter writes no index rows of its own:
 its searches read its sources' rows, restricted to a target type where its expression says
-`where(resolve() is T)`. The values are the same (`tests/integration/test_aliases.py` checks
-it on every R4 example), and the rows are written once instead of two or three times.
+`where(resolve() is T)`. Composites alias composites of the same components the same way
+(`combo-code-value-quantity` is `code-value-quantity` on the Observation and
+`component-code-value-quantity` on its components). The values are the same
+(`tests/unit/search/test_aliases.py` checks it on every R4 example), and the rows are written
+once instead of two or three times.
 
 This works on the expression text, one union branch (`|`) at a time, and only recognises
 branches written alike; anything else keeps rows of its own.
@@ -41,6 +44,9 @@ class Candidate:
     # Posted to this server: never the source of a core parameter, whose rows exist already
     # (custom parameters take effect after a reindex, core ones must keep working before).
     custom: bool = False
+    # A composite's components (type and relative expression each): composites alias only
+    # composites made of the same components.
+    components: tuple[str, ...] = ()
 
 
 def branches(expression: str, resource_type: str) -> frozenset[str]:
@@ -61,7 +67,9 @@ def branches(expression: str, resource_type: str) -> frozenset[str]:
             start = i + 1
     parts.append(expression[start:])
     own = (f"{resource_type}.", f"({resource_type}.")
-    return frozenset(p.strip() for p in parts if p.strip().startswith(own))
+    return frozenset(
+        p.strip() for p in parts if p.strip().startswith(own) or p.strip() == resource_type
+    )
 
 
 def find_sources(
@@ -94,7 +102,13 @@ def _cover(
     kind = params[code].type
 
     def may_source(c: str) -> bool:
-        return c != code and params[c].type == kind and params[c].custom <= params[code].custom
+        other = params[c]
+        return (
+            c != code
+            and other.type == kind
+            and other.components == params[code].components
+            and other.custom <= params[code].custom
+        )
 
     def rank(c: str) -> tuple[bool, str]:
         return params[c].custom, c

@@ -244,12 +244,12 @@ def _with_sources(
             p.definition.expression,
             indexable=(
                 p.extractor is not None
-                and not p.components
-                and p.type in MODULES
+                and (bool(p.components) or p.type in MODULES)
                 and code not in COLUMN_PARAMS
                 and not isinstance(p.extractor, _ComputedExtractor)
             ),
             custom=code in custom,
+            components=tuple(f"{c.type} {c.extractor.expression}" for c in p.components),
         )
         for code, p in params.items()
     }

@@ -283,16 +283,22 @@ def _composite(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> Ke
         for i in range(1, len(components))
     )
     first = names[0]
+    # An alias (`search.aliases`) reads the component rows of its sources, each pairing
+    # its own rows only.
+    owners = [s.code for s in crit.param.sources] or [crit.param.code]
     if crit.modifier == "missing":
-        key = Fragment(f"{first}.param = ?", (components[0].spec.code,))
+        key = one_of(f"{first}.param", [f"{owner}#0" for owner in owners])
         negated = crit.values[0] == "true"
         return KeySet(f"{tables[0]} {first}", first, types, key, _LAST_RESORT + 2, negated)
     keys = join(
         (
-            Fragment(f"{n}.param = ?", (c.spec.code,))
-            for n, c in zip(names, components, strict=True)
+            join(
+                (Fragment(f"{n}.param = ?", (f"{owner}#{i}",)) for i, n in enumerate(names)),
+                "AND",
+            )
+            for owner in owners
         ),
-        "AND",
+        "OR",
     )
     alternatives = []
     for value in crit.values:
