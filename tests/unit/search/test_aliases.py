@@ -35,23 +35,24 @@ def _candidate(code: str, kind: str, expression: str, indexable: bool = True) ->
     return Candidate(code, kind, expression, indexable)
 
 
+def _by_code(*candidates: Candidate) -> dict[str, Candidate]:
+    return {c.code: c for c in candidates}
+
+
 def test_sources_of_the_three_kinds_of_alias() -> None:
-    params = {
-        c.code: c
-        for c in [
-            _candidate("subject", "reference", "Observation.subject"),
-            _candidate("patient", "reference", "Observation.subject.where(resolve() is Patient)"),
-            _candidate("code", "token", "Observation.code"),
-            _candidate("component-code", "token", "Observation.component.code"),
-            _candidate("combo-code", "token", "Observation.code | Observation.component.code"),
-            _candidate("name", "string", "Observation.note.text"),
-            _candidate("phonetic", "string", "Observation.note.text"),
-            # Not aliases: another type of values, a filter other than resolve(), a composite.
-            _candidate("status", "string", "Observation.code"),
-            _candidate("email", "token", "Observation.code.where(system = 'email')"),
-            _candidate("pair", "token", "Observation.code", indexable=False),
-        ]
-    }
+    params = _by_code(
+        _candidate("subject", "reference", "Observation.subject"),
+        _candidate("patient", "reference", "Observation.subject.where(resolve() is Patient)"),
+        _candidate("code", "token", "Observation.code"),
+        _candidate("component-code", "token", "Observation.component.code"),
+        _candidate("combo-code", "token", "Observation.code | Observation.component.code"),
+        _candidate("name", "string", "Observation.note.text"),
+        _candidate("phonetic", "string", "Observation.note.text"),
+        # Not aliases: another type of values, a filter other than resolve(), a composite.
+        _candidate("status", "string", "Observation.code"),
+        _candidate("email", "token", "Observation.code.where(system = 'email')"),
+        _candidate("pair", "token", "Observation.code", indexable=False),
+    )
     assert find_sources("Observation", params) == {
         "patient": (Source("subject", "Patient"),),
         "combo-code": (Source("code"), Source("component-code")),
@@ -60,14 +61,11 @@ def test_sources_of_the_three_kinds_of_alias() -> None:
 
 
 def test_an_alias_of_an_alias_takes_its_sources() -> None:
-    params = {
-        c.code: c
-        for c in [
-            _candidate("a", "reference", "Encounter.x"),
-            _candidate("b", "reference", "Encounter.x"),
-            _candidate("c", "reference", "Encounter.x.where(resolve() is Patient)"),
-        ]
-    }
+    params = _by_code(
+        _candidate("a", "reference", "Encounter.x"),
+        _candidate("b", "reference", "Encounter.x"),
+        _candidate("c", "reference", "Encounter.x.where(resolve() is Patient)"),
+    )
     assert find_sources("Encounter", params) == {
         "b": (Source("a"),),
         "c": (Source("a", "Patient"),),
@@ -77,15 +75,12 @@ def test_an_alias_of_an_alias_takes_its_sources() -> None:
 def test_a_posted_parameter_never_takes_the_rows_of_a_core_one() -> None:
     # Core `name` keeps its rows even though the posted `a-name` sorts first: its rows exist
     # already, and the posted one, alike, reads them (no reindex needed).
-    params = {
-        c.code: c
-        for c in [
-            _candidate("name", "string", "Patient.name"),
-            Candidate("a-name", "string", "Patient.name", True, custom=True),
-            Candidate("a-ref", "reference", "Patient.link.other", True, custom=True),
-            _candidate("link", "reference", "Patient.link.other.where(resolve() is Patient)"),
-        ]
-    }
+    params = _by_code(
+        _candidate("name", "string", "Patient.name"),
+        Candidate("a-name", "string", "Patient.name", True, custom=True),
+        Candidate("a-ref", "reference", "Patient.link.other", True, custom=True),
+        _candidate("link", "reference", "Patient.link.other.where(resolve() is Patient)"),
+    )
     assert find_sources("Patient", params) == {"a-name": (Source("name"),)}
 
 
