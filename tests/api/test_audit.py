@@ -254,6 +254,44 @@ def test_the_patient_finds_who_accessed_their_data(
     ]
 
 
+def test_a_search_is_recorded_for_every_patient_of_its_results(
+    secure_client: TestClient, auth: TokenFactory, trail: Trail
+) -> None:
+    # The patients come from the access facts stored with each resource when they name one
+    # patient alone, and from the resource itself otherwise (here: the shared Observation).
+    doctor = {**auth.headers("physician"), **FHIR_JSON}
+    a, b, c = (
+        secure_client.post("/fhir/Patient", json=patient(n), headers=doctor).json()["id"]
+        for n in ("一", "二", "三")
+    )
+
+    def observation(subject: str, *performers: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "監査"},
+            "subject": {"reference": f"Patient/{subject}"},
+        }
+        if performers:
+            body["performer"] = [{"reference": f"Patient/{p}"} for p in performers]
+        return body
+
+    for body in (observation(a), observation(b, c)):
+        assert secure_client.post("/fhir/Observation", json=body, headers=doctor).status_code == 201
+    trail.new()
+    for shaping in ("", "&_elements=status", "&_summary=true"):
+        found = secure_client.get(f"/fhir/Observation?code:text=監査{shaping}", headers=doctor)
+        assert found.status_code == 200
+        assert len(found.json()["entry"]) == 2
+        named = sorted(p for e in trail.new() for p in _summary(e)[3])
+        assert named == sorted(f"Patient/{p}" for p in (a, b, c)), shaping
+    included = secure_client.get(
+        f"/fhir/Patient?_id={a}&_revinclude=Observation:subject", headers=doctor
+    )
+    assert len(included.json()["entry"]) == 2
+    assert [p for e in trail.new() for p in _summary(e)[3]] == [f"Patient/{a}"]
+
+
 @pytest.fixture
 def dev_client(database_url: str) -> Iterator[tuple[TestClient, Platform]]:
     platform = build_platform(Settings(database_url=database_url, insecure_dev=True))

@@ -145,6 +145,17 @@ def test_keys_rotate_and_retire(database: str) -> None:
     assert code == 1
 
 
+@pytest.mark.parametrize("kid", ["-Ab3_x", "--x", "_y"])
+def test_a_kid_that_looks_like_an_option_is_still_the_kid(database: str, kid: str) -> None:
+    # Thumbprints are base64url: one in 64 starts with "-" (this test once failed on one).
+    code, _, _ = _run("token", "--role", "nurse", "--facility", "1318814790",
+                      "--database", database)  # fmt: skip
+    assert code == 0
+    code, _, stderr = _run("keys", "retire", kid, "--database", database)
+    assert code == 1  # read as a kid, and no such key: not a usage error (2)
+    assert f"no active key '{kid}'" in stderr
+
+
 def test_patient_credential_issue(database: str, tmp_path: Path) -> None:
     code, _, stderr = _run("patient-credential", "issue", "p-9", "--database", database)
     assert code == 1

@@ -224,7 +224,8 @@ def keys_list(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
     out.print(table)
 
 
-@keys_app.command("retire")
+# A kid is a base64url thumbprint: one in 64 starts with "-", which must not read as an option.
+@keys_app.command("retire", context_settings={"ignore_unknown_options": True})
 def keys_retire(
     kid: Annotated[str, typer.Argument(help="The key id (see `keys list`).")],
     database: DatabaseOption = DEFAULT_DATABASE_URL,

@@ -18,7 +18,7 @@ AuditEvents themselves are read-only through the API (405).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -233,7 +233,7 @@ def _success(
     stored = response.stored
     if kind.search or kind.subtype.startswith(("history", "$")):
         if isinstance(response.resource, dict):
-            patients |= _bundle_patients(ctx, req, response.resource)
+            patients |= _bundle_patients(ctx, req, response.resource, response.patients)
         if kind.search or req.query:
             query = _query(req)
     elif stored is not None:
@@ -313,9 +313,15 @@ def _plain_id(value: str) -> bool:
     return bool(value) and "/" not in value and "|" not in value
 
 
-def _bundle_patients(ctx: Context, req: FhirRequest, bundle: dict[str, Any]) -> set[str]:
-    """Patients of the resources a Bundle returns (read again in full when the request's
-    shaping may have dropped the elements that name them)."""
+def _bundle_patients(
+    ctx: Context,
+    req: FhirRequest,
+    bundle: dict[str, Any],
+    known: Mapping[str, frozenset[str]],
+) -> set[str]:
+    """Patients of the resources a Bundle returns: those storage knows (`known`, from the access
+    facts written with each version), or from the resource (read again in full when the
+    request's shaping may have dropped the elements that name them)."""
     shaped = any(req.param(name) is not None for name in _SHAPING)
     found: set[str] = set()
     for entry in bundle.get("entry") or ():
@@ -324,6 +330,10 @@ def _bundle_patients(ctx: Context, req: FhirRequest, bundle: dict[str, Any]) -> 
             continue
         rtype, rid = resource.get("resourceType"), resource.get("id")
         if rtype == "OperationOutcome":
+            continue
+        told = known.get(f"{rtype}/{rid}")
+        if told is not None:
+            found |= told
             continue
         if shaped and isinstance(rtype, str) and isinstance(rid, str):
             current = ctx.repository.read(rtype, rid)

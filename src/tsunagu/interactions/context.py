@@ -59,6 +59,8 @@ class FhirResponse:
     headers: dict[str, str] = field(default_factory=dict)
     # The stored version the response is about, for Bundle entry responses.
     stored: StoredResource | None = None
+    # A searchset's resources ("Type/id") whose patients storage knows already, for the audit.
+    patients: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass

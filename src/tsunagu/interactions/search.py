@@ -99,12 +99,20 @@ def run(ctx: Context, req: FhirRequest, query: SearchQuery) -> FhirResponse:
     if page and cursor is not None and (more or not backwards):
         links.append(("previous", _link(ctx, req, query, page[0], backwards=True)))
     shaped = shaper(req, ctx.definitions)
+    included = _included(ctx, query, page)
     entries = [_entry(ctx, shaped, m, "match") for m in page]
-    entries += [_entry(ctx, shaped, m, "include") for m in _included(ctx, query, page)]
+    entries += [_entry(ctx, shaped, m, "include") for m in included]
     if query.ignored:
         entries.append(_ignored(query.ignored))
     total = _total(ctx, query, cursor, len(page), more)
-    return FhirResponse(200, bundle("searchset", entries, total=total, links=links))
+    patients = {
+        f"{m.resource.resource_type}/{m.resource.id}": m.patients
+        for m in (*page, *included)
+        if m.patients is not None
+    }
+    return FhirResponse(
+        200, bundle("searchset", entries, total=total, links=links), patients=patients
+    )
 
 
 def _total(

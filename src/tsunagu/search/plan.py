@@ -590,7 +590,8 @@ def order_by(keys: Sequence[SortKey], *, backwards: bool, q: str = "q") -> str:
 
 
 def page_query(query: SearchQuery, cursor: Cursor | None, limit: int) -> Fragment:
-    """The SELECT of one page: (res_key, resource_type, id, version, last_updated, content, k*)."""
+    """The SELECT of one page: (res_key, resource_type, id, version, last_updated, method,
+    content, the access facts' patient, k*)."""
     keys = query.sort
     sort_exprs = [sort_expression(k) for k in keys]
     columns = "".join(f", {e.sql} AS k{i}" for i, e in enumerate(sort_exprs))
@@ -609,9 +610,10 @@ def page_query(query: SearchQuery, cursor: Cursor | None, limit: int) -> Fragmen
     # The page's rows first, then the contents of those rows only.
     sql = (
         f"SELECT q.res_key, q.resource_type, q.id, q.version, q.last_updated, h.method,"
-        f" h.content{sort_columns} FROM (SELECT * FROM ({inner.sql}) q WHERE {paging.sql}"
-        f" ORDER BY {order_by(keys, backwards=backwards)} LIMIT ?) q"
+        f" h.content, acc.patient{sort_columns} FROM (SELECT * FROM ({inner.sql}) q"
+        f" WHERE {paging.sql} ORDER BY {order_by(keys, backwards=backwards)} LIMIT ?) q"
         f" JOIN resource_history h ON h.seq = q.seq"
+        f" LEFT JOIN resource_access acc ON acc.res_key = q.res_key"
         f" ORDER BY {order_by(keys, backwards=backwards)}"
     )
     return Fragment(sql, inner.params + paging.params + (limit,))

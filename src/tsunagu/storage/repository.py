@@ -44,6 +44,9 @@ class Match:
     key: int
     resource: StoredResource
     sort_values: tuple[Any, ...] = ()
+    # The patient whose compartment it is in, from the stored access facts, when they tell
+    # it alone (one local patient); None: ask the resource itself.
+    patients: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 from tsunagu.search.plan import Cursor, access_condition, count_query, page_query, param_rows
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
 from tsunagu.search.sql import Fragment, ValueList, one_of
+from tsunagu.storage.access import PATIENT, SEVERAL
 from tsunagu.storage.repository import Match, StoredResource
 from tsunagu.storage.sql.dialect import Connection, Dialect
 
@@ -83,7 +84,10 @@ def count(d: Dialect, conn: Connection, query: SearchQuery) -> int:
     return int(execute(d, conn, count_query(query))[0][0])
 
 
-_SELECT = "SELECT r.res_key, r.resource_type, r.id, r.version, r.last_updated, h.method, h.content"
+_SELECT = (
+    "SELECT r.res_key, r.resource_type, r.id, r.version, r.last_updated, h.method, h.content,"
+    " acc.patient"
+)
 
 
 def include(
@@ -133,6 +137,7 @@ def include(
         params += visible.params
     sql = (
         f"{_SELECT} FROM search_reference s {join} JOIN resource_history h ON h.seq = r.seq"
+        " LEFT JOIN resource_access acc ON acc.res_key = r.res_key"
         f" WHERE {' AND '.join(clauses)} ORDER BY r.res_key LIMIT ?"
     )
     rows = execute(d, conn, Fragment(sql, (*params, MAX_INCLUDED)))
@@ -159,10 +164,20 @@ def visible(
 
 
 def _match(d: Dialect, row: Any, sort_count: int) -> Match:
+    """(res_key, type, id, version, last_updated, method, content, access patient, k*)."""
     content = None if row[6] is None else d.decode_json(row[6])
     stored = StoredResource(row[1], row[2], int(row[3]), d.decode_time(row[4]), row[5], content)
-    sort_values = tuple(_sort_value(d, v) for v in row[7 : 7 + sort_count])
-    return Match(int(row[0]), stored, sort_values)
+    sort_values = tuple(_sort_value(d, v) for v in row[8 : 8 + sort_count])
+    return Match(int(row[0]), stored, sort_values, _patients(row[1], row[7]))
+
+
+def _patients(resource_type: str, patient: str | None) -> frozenset[str] | None:
+    """The patients the access facts name alone: one patient of a resource other than a
+    Patient (a Patient's compartment also holds its `link`ed Patients; several patients
+    and none are told by the resource itself)."""
+    if patient is None or patient == SEVERAL or resource_type == PATIENT:
+        return None
+    return frozenset((patient,))
 
 
 def _sort_value(d: Dialect, value: Any) -> Any:
