@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -127,6 +128,32 @@ def test_search_index_follows_updates_and_deletes(repo: SqlRepository) -> None:
     assert find(("identifier", "s9|v9")) == ["f1"]
     _save(repo, "f2", None, "DELETE")
     assert find(("identifier", "s1|")) == []
+
+
+def test_matches_carry_their_patient_from_the_access_facts_when_asked(
+    repo: SqlRepository,
+) -> None:
+    def save(rtype: str, rid: str, content: dict[str, Any]) -> None:
+        with repo.session() as session:
+            body = {"resourceType": rtype, **content}
+            session.save(rtype, rid, body, method="PUT", previous=None)
+
+    save("Patient", "p1", {})
+    save("Patient", "p2", {})
+    subject = {"subject": {"reference": "Patient/p1"}, "status": "final", "code": {"text": "x"}}
+    save("Observation", "one", subject)
+    save("Observation", "shared", {**subject, "performer": [{"reference": "Patient/p2"}]})
+    save("Observation", "none", {"status": "final", "code": {"text": "x"}})
+
+    def patients(rtype: str, asked: bool) -> dict[str, frozenset[str] | None]:
+        query = dataclasses.replace(parse(repo.registry, [rtype], []), patients=asked)
+        return {m.resource.id: m.patients for m in repo.search(query)}
+
+    # One patient alone is told; a Patient (its links), shared resources and those of no
+    # patient are left to the resource itself (None).
+    assert patients("Observation", True) == {"one": frozenset({"p1"}), "shared": None, "none": None}
+    assert patients("Patient", True) == {"p1": None, "p2": None}
+    assert patients("Observation", False) == {"one": None, "shared": None, "none": None}
 
 
 def test_reindex_rebuilds_lost_index_rows(repo: SqlRepository) -> None:

@@ -81,6 +81,8 @@ def parse(ctx: Context, req: FhirRequest, types: list[str]) -> SearchQuery:
 def run(ctx: Context, req: FhirRequest, query: SearchQuery) -> FhirResponse:
     """Execute a parsed search and build the searchset Bundle."""
     query = access.filter_query(ctx, query)  # inside every SQL: matches, counts, pages
+    if ctx.audit_trail is not None:  # the audit names the results' patients
+        query = replace(query, patients=True)
     source = ctx.session or ctx.repository
     if req.param("_summary") == "count":
         count = ctx.repository.count_matches(query)

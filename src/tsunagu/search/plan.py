@@ -591,7 +591,7 @@ def order_by(keys: Sequence[SortKey], *, backwards: bool, q: str = "q") -> str:
 
 def page_query(query: SearchQuery, cursor: Cursor | None, limit: int) -> Fragment:
     """The SELECT of one page: (res_key, resource_type, id, version, last_updated, method,
-    content, the access facts' patient, k*)."""
+    content, the access facts' patient (NULL unless `query.patients`), k*)."""
     keys = query.sort
     sort_exprs = [sort_expression(k) for k in keys]
     columns = "".join(f", {e.sql} AS k{i}" for i, e in enumerate(sort_exprs))
@@ -607,13 +607,16 @@ def page_query(query: SearchQuery, cursor: Cursor | None, limit: int) -> Fragmen
     backwards = cursor.backwards if cursor else False
     paging = page_condition(keys, cursor) if cursor else TRUE
     sort_columns = "".join(f", q.k{i}" for i in range(len(keys)))
+    # A primary-key lookup per row (about 0.45 ms per 100 on PostgreSQL): only when asked.
+    patient, facts = "NULL", ""
+    if query.patients:
+        patient, facts = "acc.patient", " LEFT JOIN resource_access acc ON acc.res_key = q.res_key"
     # The page's rows first, then the contents of those rows only.
     sql = (
         f"SELECT q.res_key, q.resource_type, q.id, q.version, q.last_updated, h.method,"
-        f" h.content, acc.patient{sort_columns} FROM (SELECT * FROM ({inner.sql}) q"
+        f" h.content, {patient}{sort_columns} FROM (SELECT * FROM ({inner.sql}) q"
         f" WHERE {paging.sql} ORDER BY {order_by(keys, backwards=backwards)} LIMIT ?) q"
-        f" JOIN resource_history h ON h.seq = q.seq"
-        f" LEFT JOIN resource_access acc ON acc.res_key = q.res_key"
+        f" JOIN resource_history h ON h.seq = q.seq{facts}"
         f" ORDER BY {order_by(keys, backwards=backwards)}"
     )
     return Fragment(sql, inner.params + paging.params + (limit,))

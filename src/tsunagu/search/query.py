@@ -133,6 +133,8 @@ class SearchQuery:
     compartment: Compartment | None = None
     # The caller's access filter; None: no access control (--insecure-dev).
     access: AccessFilter | None = None
+    # Fetch each match's patient from its access facts (for the audit, which needs them).
+    patients: bool = False
 
 
 def parse(

@@ -175,7 +175,7 @@ def _patients(resource_type: str, patient: str | None) -> frozenset[str] | None:
     """The patients the access facts name alone: one patient of a resource other than a
     Patient (a Patient's compartment also holds its `link`ed Patients; several patients
     and none are told by the resource itself)."""
-    if patient is None or patient == SEVERAL or resource_type == PATIENT:
+    if not patient or patient == SEVERAL or resource_type == PATIENT:  # "": in it, of no one
         return None
     return frozenset((patient,))
 
