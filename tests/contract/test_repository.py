@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tsunagu.fhir import jsonio
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.query import parse
@@ -240,3 +242,40 @@ def test_long_value_lists_reach_the_database_intact(repo: SqlRepository, values:
         fragment = Fragment("SELECT ? WHERE ? IN (?)", (absent, absent, ValueList(tuple(values))))
         with repo.dialect.reader() as conn:
             assert execute(repo.dialect, conn, fragment) == []
+
+
+def test_reads_hand_over_the_stored_text_and_parse_it_on_demand(repo: SqlRepository) -> None:
+    _save(repo, "t1", {"resourceType": "Patient", "gender": "female", "birthDate": "1970-01-01"})
+    found = [m.resource for m in repo.search(parse(repo.registry, ["Patient"], []))]
+    read = repo.read("Patient", "t1")
+    assert read is not None
+    for stored in (*found, read):
+        text = stored.text
+        assert text is not None
+        assert text.startswith('{"resourceType":"Patient","id":"t1","meta":{')
+        assert not stored.deleted
+        assert stored.content == jsonio.loads(text)
+        assert stored.text is None  # parsed once, and kept
+        assert stored.content is stored.content
+
+
+def test_text_in_another_form_is_parsed_with_resource_type_first(repo: SqlRepository) -> None:
+    # Rows that migration 8 converted from JSONB have their keys ordered by length.
+    _save(repo, "j1", {"resourceType": "Patient", "gender": "male"})
+    converted = (
+        '{"id": "j1", "meta": {"versionId": "1"}, "gender": "male", "resourceType": "Patient"}'
+    )
+    d = repo.dialect
+    with d.writer() as conn:
+        conn.execute(
+            d.sql("UPDATE resource_history SET content = ? WHERE id = ?"), (converted, "j1")
+        )
+    for stored in (
+        repo.read("Patient", "j1"),
+        *[m.resource for m in repo.search(parse(repo.registry, ["Patient"], [("_id", "j1")]))],
+    ):
+        assert stored is not None
+        assert stored.text is None
+        assert stored.content == json.loads(converted)
+        if d.name == "postgresql":  # where migration 8 ran
+            assert list(stored.content or {}) == ["resourceType", "id", "meta", "gender"]

@@ -12,6 +12,7 @@ the few leniencies read exactly as before.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -40,25 +41,75 @@ def loads(data: bytes | str) -> Any:
     return _DECODER.decode(data)
 
 
+class StoredObject(Mapping[str, Any]):
+    """A JSON object kept as the text it was stored in, parsed on the first look inside.
+
+    `dumps` writes the text itself (an `orjson.Fragment`), so a response that passes stored
+    resources through unchanged neither parses nor serialises them: for a search page of 100
+    resources that is most of the server's work after the query. The text must be JSON this
+    server wrote (compact, `resourceType` first); anything else is parsed by its reader.
+    """
+
+    __slots__ = ("_value", "text")
+
+    def __init__(self, text: str | bytes) -> None:
+        self.text = text
+        self._value: dict[str, Any] | None = None
+
+    @property
+    def value(self) -> dict[str, Any]:
+        """The parsed object (parsed once; callers must not change it)."""
+        if self._value is None:
+            self._value = loads(self.text)
+        return self._value
+
+    @property
+    def parsed(self) -> bool:
+        return self._value is not None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.value[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.value)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __repr__(self) -> str:
+        return f"StoredObject({len(self.text)} characters)"
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return orjson.Fragment(str(value))
+    if isinstance(value, StoredObject):
+        return orjson.Fragment(value.text)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _default_pretty(value: Any) -> Any:
+    if isinstance(value, StoredObject):  # parsed, so that it is indented like the rest
+        return value.value
+    return _default(value)
 
 
 def dumps(value: Any, *, pretty: bool = False) -> bytes:
     """Serialise to UTF-8 JSON, decimals with their original digits."""
     option = orjson.OPT_INDENT_2 if pretty else 0
+    default = _default_pretty if pretty else _default
     try:
-        return orjson.dumps(value, default=_default, option=option)
+        return orjson.dumps(value, default=default, option=option)
     except orjson.JSONEncodeError as error:
         if "64-bit" not in str(error):
             raise
         # orjson cannot write integers beyond 64 bits; write those through Decimal.
-        return orjson.dumps(_wide_ints(value), default=_default, option=option)
+        return orjson.dumps(_wide_ints(value), default=default, option=option)
 
 
 def _wide_ints(value: Any) -> Any:
+    if isinstance(value, StoredObject):
+        value = value.value
     if isinstance(value, dict):
         return {k: _wide_ints(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 from urllib.parse import quote, urlencode
 
+from tsunagu.fhir.jsonio import StoredObject
 from tsunagu.fhir.outcomes import FhirError, not_supported
 from tsunagu.fhir.resources import looks_like_type
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
@@ -323,17 +324,23 @@ def _bundle_patients(
     facts written with each version), or from the resource (read again in full when the
     request's shaping may have dropped the elements that name them)."""
     shaped = any(req.param(name) is not None for name in _SHAPING)
+    # By the entries' full URLs, so that a resource whose patients are known is not parsed.
+    by_url = {ctx.url(key): patients for key, patients in known.items()}
     found: set[str] = set()
     for entry in bundle.get("entry") or ():
-        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            continue
+        told = by_url.get(str(entry.get("fullUrl")))
+        if told is not None:
+            found |= told
+            continue
+        resource = entry.get("resource")
+        if isinstance(resource, StoredObject):
+            resource = resource.value
         if not isinstance(resource, dict):
             continue
         rtype, rid = resource.get("resourceType"), resource.get("id")
         if rtype == "OperationOutcome":
-            continue
-        told = known.get(f"{rtype}/{rid}")
-        if told is not None:
-            found |= told
             continue
         if shaped and isinstance(rtype, str) and isinstance(rid, str):
             current = ctx.repository.read(rtype, rid)

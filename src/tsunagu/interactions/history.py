@@ -13,7 +13,7 @@ from tsunagu.interactions import access
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
 from tsunagu.interactions.paging import CURSOR, page_size, page_url
 from tsunagu.interactions.read import require_id
-from tsunagu.interactions.shaping import check_shaping, shape
+from tsunagu.interactions.shaping import check_shaping, shaper, shown
 from tsunagu.storage.repository import HistoryEntry, HistoryQuery
 
 MAX_SCANNED = 10_000
@@ -71,8 +71,8 @@ def _entry(ctx: Context, req: FhirRequest, entry: HistoryEntry) -> dict[str, Any
     url = f"{stored.resource_type}/{stored.id}"
     method = stored.method
     result: dict[str, Any] = {"fullUrl": ctx.url(url)}
-    if stored.content is not None:
-        result["resource"] = shape(stored.content, req, ctx.definitions)
+    if not stored.deleted:
+        result["resource"] = shown(shaper(req, ctx.definitions), stored)
     status = _STATUS[method]
     if method == "PUT" and stored.version == 1:
         status = "201 Created"

@@ -16,7 +16,7 @@ from tsunagu.interactions import access
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
 from tsunagu.interactions.paging import page_url
 from tsunagu.interactions.read import require_id
-from tsunagu.interactions.shaping import Shaper, check_shaping, shaper
+from tsunagu.interactions.shaping import Shaper, check_shaping, shaper, shown
 from tsunagu.search import query as search_query
 from tsunagu.search.plan import Cursor
 from tsunagu.search.query import Compartment, SearchQuery
@@ -154,7 +154,7 @@ def _entry(ctx: Context, shaped: Shaper, match: Match, mode: str) -> dict[str, A
     stored = match.resource
     return {
         "fullUrl": ctx.url(f"{stored.resource_type}/{stored.id}"),
-        "resource": shaped(stored.content or {}),
+        "resource": shown(shaped, stored),
         "search": {"mode": mode},
     }
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tsunagu.fhir.definitions import Definitions
 from tsunagu.fhir.elements import select_elements, summarize
+from tsunagu.fhir.jsonio import StoredObject
 from tsunagu.fhir.outcomes import bad_request
 from tsunagu.interactions.context import FhirRequest
+from tsunagu.storage.repository import StoredResource
 
 SUMMARY_MODES = frozenset({"true", "text", "data", "false"})
 
@@ -42,8 +44,15 @@ def shaper(req: FhirRequest, defs: Definitions) -> Shaper:
     if elements:
         names = [name.strip() for name in elements.split(",") if name.strip()]
         return lambda resource: select_elements(resource, names, defs)
-    return _as_stored
+    return as_stored
 
 
-def _as_stored(resource: dict[str, Any]) -> dict[str, Any]:
+def as_stored(resource: dict[str, Any]) -> dict[str, Any]:
     return resource
+
+
+def shown(shaped: Shaper, stored: StoredResource) -> Mapping[str, Any]:
+    """A stored version (not a tombstone) as a Bundle entry shows it: asked for whole, its
+    stored text, which the response writes without parsing it (`jsonio.StoredObject`)."""
+    text = stored.text if shaped is as_stored else None
+    return StoredObject(text) if text is not None else shaped(stored.content or {})

@@ -112,6 +112,9 @@ class IndexingPlan:
     derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+_MAX_KEPT_ROW_CODES = 10_000
+
+
 class SearchRegistry:
     """Search parameters by resource type; compiled lazily, once per type."""
 
@@ -126,6 +129,7 @@ class SearchRegistry:
         self._computed = tuple(computed)
         self._by_type: dict[str, dict[str, IndexedParam]] = {}
         self._plans: dict[str, IndexingPlan] = {}
+        self._rows: dict[tuple[str, tuple[str, ...], str], tuple[str, ...]] = {}
         self._extractors = ExtractorCache(definitions)
 
     def for_type(self, resource_type: str) -> dict[str, IndexedParam]:
@@ -212,7 +216,12 @@ class SearchRegistry:
         self, resource_type: str, codes: Sequence[str], target_type: str
     ) -> tuple[str, ...]:
         """The `param` values of the rows that hold these reference parameters' references
-        to `target_type` (an alias's sources, unless restricted to another type)."""
+        to `target_type` (an alias's sources, unless restricted to another type). Kept: a
+        compartment search asks this for every member type of the compartment."""
+        key = (resource_type, tuple(codes), target_type)
+        cached = self._rows.get(key)
+        if cached is not None:
+            return cached
         out: list[str] = []
         for code in codes:
             param = self.get(resource_type, code)
@@ -220,13 +229,17 @@ class SearchRegistry:
                 out.append(code)
                 continue
             out += [s.code for s in param.sources if s.target_type in (None, target_type)]
-        return tuple(dict.fromkeys(out))
+        result = tuple(dict.fromkeys(out))
+        if len(self._rows) < _MAX_KEPT_ROW_CODES:  # bounded, whatever the requests name
+            self._rows[key] = result
+        return result
 
     def set_custom(self, custom: Sequence[SearchParameterDef]) -> None:
         """Use these custom parameters from now on (after `$reindex` loads them)."""
         self._custom = tuple(custom)
         self._by_type = {}
         self._plans = {}
+        self._rows = {}
 
     @property
     def custom(self) -> tuple[SearchParameterDef, ...]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from tsunagu.fhir import jsonio
 from tsunagu.search.plan import Cursor
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
 from tsunagu.storage.access import AccessGrant
@@ -23,18 +24,36 @@ Method = Literal["POST", "PUT", "PATCH", "DELETE"]
 
 @dataclass(frozen=True, slots=True)
 class StoredResource:
-    """One version of a resource as stored; `content` is None for a deletion tombstone."""
+    """One version of a resource as stored; `content` is None for a deletion tombstone.
+
+    A store may give the JSON text it holds (`body` a string, in the form this server writes)
+    instead of the parsed resource: it is parsed when `content` is first asked for, and until
+    then `text` lets a response send it as it is.
+    """
 
     resource_type: str
     id: str
     version: int
     last_updated: datetime
     method: Method
-    content: dict[str, Any] | None
+    body: dict[str, Any] | str | None
+
+    @property
+    def content(self) -> dict[str, Any] | None:
+        body = self.body
+        if isinstance(body, str):
+            body = jsonio.loads(body)
+            object.__setattr__(self, "body", body)  # parsed once: a cache, not a change
+        return body
+
+    @property
+    def text(self) -> str | None:
+        """The stored JSON text, while nothing has parsed it."""
+        return self.body if isinstance(self.body, str) else None
 
     @property
     def deleted(self) -> bool:
-        return self.content is None
+        return self.body is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,3 +76,41 @@ def test_what_the_fast_parser_refuses_goes_to_the_standard_library(text: str) ->
 def test_a_byte_order_mark_is_still_refused_in_text() -> None:
     with pytest.raises(json.JSONDecodeError, match="BOM"):
         jsonio.loads("\ufeff{}")
+
+
+objects = st.dictionaries(st.text(), values, max_size=5)
+
+
+@given(objects, st.booleans())
+def test_a_stored_object_is_written_as_its_text_and_reads_as_its_value(
+    value: dict[str, Any], pretty: bool
+) -> None:
+    text = jsonio.dumps(value).decode()
+    stored = jsonio.StoredObject(text)
+    out = jsonio.dumps({"entry": [{"resource": stored}]}, pretty=pretty)
+    assert _typed(jsonio.loads(out)) == _typed({"entry": [{"resource": jsonio.loads(text)}]})
+    if pretty:  # parsed, so that it is indented like the rest
+        assert out == jsonio.dumps({"entry": [{"resource": jsonio.loads(text)}]}, pretty=True)
+    else:
+        assert text.encode() in out
+    assert _typed(dict(stored)) == _typed(jsonio.loads(text))
+    assert stored == jsonio.loads(text)
+
+
+def test_a_stored_object_is_written_unparsed_until_someone_looks_inside() -> None:
+    # Not what `dumps` would write for it (spaces, a decimal's digits): the text goes out as is.
+    stored = jsonio.StoredObject('{"resourceType": "Observation", "valueDecimal": 0.40}')
+    assert not stored.parsed
+    assert jsonio.dumps([stored]) == b'[{"resourceType": "Observation", "valueDecimal": 0.40}]'
+    assert not stored.parsed
+    assert stored["valueDecimal"] == Decimal("0.40")
+    assert stored.parsed
+    assert len(stored) == 2
+    assert list(stored) == ["resourceType", "valueDecimal"]
+    with pytest.raises(TypeError):
+        stored["id"] = "x"
+
+
+def test_a_stored_object_beside_a_wide_integer() -> None:
+    stored = jsonio.StoredObject('{"a": 1.50}')
+    assert jsonio.dumps([stored, 2**70]) == b'[{"a":1.50},1180591620717411303424]'

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.unit.search.r4_package import example_resources
-from tsunagu.fhir.definitions import load_definitions
+from tsunagu.fhir.definitions import SearchParameterDef, load_definitions
 from tsunagu.search.aliases import Candidate, Source, branches, find_sources
 from tsunagu.search.index import index_resource
 from tsunagu.search.parameters import MODULES, IndexedParam, SearchRegistry
@@ -195,3 +195,19 @@ def test_every_r4_example_finds_through_the_sources_what_the_alias_selects(
             checked += bool(own)
     assert checked > 200  # the examples do exercise them
     assert composites > 20
+
+
+def test_row_codes_are_kept_until_the_custom_parameters_change() -> None:
+    registry = SearchRegistry(load_definitions())
+    first = registry.row_codes("Observation", ["patient", "performer"], "Patient")
+    assert first == ("subject", "performer")
+    assert registry.row_codes("Observation", ["patient", "performer"], "Patient") is first
+    assert registry.row_codes("Observation", ["patient"], "Group") == ()
+    # A posted `patient` replaces the core one: here the performer's rows.
+    posted = SearchParameterDef(
+        url="urn:test:SearchParameter/Observation-patient", code="patient",
+        base=("Observation",), type="reference", expression="Observation.performer",
+        target=("Patient",),
+    )  # fmt: skip
+    registry.set_custom([posted])
+    assert registry.row_codes("Observation", ["patient", "performer"], "Patient") == ("performer",)

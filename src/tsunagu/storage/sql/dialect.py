@@ -86,6 +86,21 @@ class Dialect(Protocol):
     def close(self) -> None: ...
 
 
+# How every resource this server writes begins (`jsonio.dumps` of a dict built with
+# `resourceType` first); rows converted from JSONB by migration 8 begin otherwise.
+_WRITTEN_HERE = '{"resourceType"'
+
+
+def stored_body(d: Dialect, value: Any) -> dict[str, Any] | str | None:
+    """A stored resource's JSON column as `StoredResource.body`: the text itself when this
+    server wrote it (so that it can be sent unparsed), otherwise parsed by the dialect."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.startswith(_WRITTEN_HERE):
+        return value
+    return d.decode_json(value)
+
+
 def insert_rows(
     d: Dialect,
     conn: Connection,

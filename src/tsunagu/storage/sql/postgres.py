@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import psycopg
 from psycopg.types.json import Json, set_json_dumps, set_json_loads
+from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
 from tsunagu.fhir import jsonio
@@ -26,6 +27,9 @@ _HEAD = ("resourceType", "id", "meta")
 def _configure(conn: psycopg.Connection[Any]) -> None:
     set_json_loads(jsonio.loads, conn)
     set_json_dumps(jsonio.dumps, conn)
+    # `json` columns come back as their text: `decode_json` parses them, and a stored
+    # resource's text can go out unparsed (`dialect.stored_body`).
+    conn.adapters.register_loader("json", TextLoader)
 
 
 def _element(index: int, data_type: str) -> str:
@@ -144,6 +148,8 @@ class PostgresDialect:
         return Json(value)
 
     def decode_json(self, value: Any) -> dict[str, Any]:
+        if isinstance(value, str | bytes):
+            value = jsonio.loads(value)
         assert isinstance(value, dict)
         # Rows converted from JSONB (migration 8) have their keys ordered by length: put
         # resourceType, id and meta first again.

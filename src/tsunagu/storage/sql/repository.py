@@ -20,7 +20,7 @@ from tsunagu.storage.repository import (
     StoredResource,
 )
 from tsunagu.storage.sql import access_grants, searching
-from tsunagu.storage.sql.dialect import Connection, Dialect
+from tsunagu.storage.sql.dialect import Connection, Dialect, stored_body
 from tsunagu.storage.sql.indexing import (
     PendingVersion,
     access_row,
@@ -270,8 +270,8 @@ class SqlWriteSession:
 
 
 def _stored(d: Dialect, row: Any) -> StoredResource:
-    content = None if row[6] is None else d.decode_json(row[6])
-    return StoredResource(row[1], row[2], int(row[3]), d.decode_time(row[4]), row[5], content)
+    body = stored_body(d, row[6])
+    return StoredResource(row[1], row[2], int(row[3]), d.decode_time(row[4]), row[5], body)
 
 
 def _read(d: Dialect, conn: Connection, resource_type: str, id: str) -> StoredResource | None:

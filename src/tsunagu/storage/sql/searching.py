@@ -12,7 +12,7 @@ from tsunagu.search.query import AccessFilter, Include, SearchQuery
 from tsunagu.search.sql import Fragment, ValueList, one_of
 from tsunagu.storage.access import PATIENT, SEVERAL
 from tsunagu.storage.repository import Match, StoredResource
-from tsunagu.storage.sql.dialect import Connection, Dialect
+from tsunagu.storage.sql.dialect import Connection, Dialect, stored_body
 
 MAX_INCLUDED = 1000  # per page and include, so one request cannot pull the whole database
 
@@ -165,8 +165,8 @@ def visible(
 
 def _match(d: Dialect, row: Any, sort_count: int) -> Match:
     """(res_key, type, id, version, last_updated, method, content, access patient, k*)."""
-    content = None if row[6] is None else d.decode_json(row[6])
-    stored = StoredResource(row[1], row[2], int(row[3]), d.decode_time(row[4]), row[5], content)
+    body = stored_body(d, row[6])
+    stored = StoredResource(row[1], row[2], int(row[3]), d.decode_time(row[4]), row[5], body)
     sort_values = tuple(_sort_value(d, v) for v in row[8 : 8 + sort_count])
     return Match(int(row[0]), stored, sort_values, _patients(row[1], row[7]))
 
