@@ -59,3 +59,17 @@ def auth(secure_platform: Platform) -> TokenFactory:
 def patient(family: str = "山田", **extra: Any) -> dict[str, Any]:
     """A small Patient resource for tests."""
     return {"resourceType": "Patient", "name": [{"family": family}], **extra}
+
+
+def observation(subject: str, *performers: str, text: str = "監査", **extra: Any) -> dict[str, Any]:
+    """A final Observation of the patient `subject`, performed by the patients `performers`."""
+    body: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": text},
+        "subject": {"reference": f"Patient/{subject}"},
+        **extra,
+    }
+    if performers:
+        body["performer"] = [{"reference": f"Patient/{p}"} for p in performers]
+    return body

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.api.conftest import FHIR_JSON, patient
+from tests.api.conftest import FHIR_JSON, observation, patient
 from tests.auth_tokens import DEFAULT_FACILITY, TokenFactory
 from tsunagu.bootstrap import Platform, build_platform
 from tsunagu.http.app import create_app
@@ -264,17 +264,6 @@ def test_a_search_is_recorded_for_every_patient_of_its_results(
         secure_client.post("/fhir/Patient", json=patient(n), headers=doctor).json()["id"]
         for n in ("一", "二", "三")
     )
-
-    def observation(subject: str, *performers: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "resourceType": "Observation",
-            "status": "final",
-            "code": {"text": "監査"},
-            "subject": {"reference": f"Patient/{subject}"},
-        }
-        if performers:
-            body["performer"] = [{"reference": f"Patient/{p}"} for p in performers]
-        return body
 
     for body in (observation(a), observation(b, c)):
         assert secure_client.post("/fhir/Observation", json=body, headers=doctor).status_code == 201

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.api.conftest import FHIR_JSON, patient
+from tests.api.conftest import FHIR_JSON, observation, patient
 from tsunagu.bootstrap import Platform, build_platform
 from tsunagu.fhir.jsonio import StoredObject
 from tsunagu.http.app import create_app
@@ -28,16 +28,8 @@ def served(database_url: str) -> Iterator[tuple[TestClient, Platform]]:
 
 
 def _observation(subject: str, *performers: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"text": "血糖"},
-        "subject": {"reference": f"Patient/{subject}"},
-        "valueQuantity": {"value": 5.40, "unit": "mmol/L"},
-    }
-    if performers:
-        body["performer"] = [{"reference": f"Patient/{p}"} for p in performers]
-    return body
+    quantity = {"value": 5.40, "unit": "mmol/L"}
+    return observation(subject, *performers, text="血糖", valueQuantity=quantity)
 
 
 def _stored_text(platform: Platform, resource_type: str, id: str) -> str:
