@@ -94,3 +94,23 @@ def test_an_audited_search_parses_only_what_the_access_facts_do_not_tell(
     # the shared one (its patients are not in the facts alone).
     assert not entries[alone.json()["id"]].parsed
     assert entries[shared.json()["id"]].parsed
+
+
+def test_searches_inside_bundles_send_their_resources(
+    served: tuple[TestClient, Platform],
+) -> None:
+    client, _ = served
+    search = {"request": {"method": "GET", "url": "Patient?family=読売"}}
+    write = {
+        "resource": patient("読売", id="b1"),
+        "request": {"method": "PUT", "url": "Patient/b1"},
+    }
+    # The transaction's search runs after its write (GETs go last), in the same session.
+    for kind, entries in (("transaction", [search, write]), ("batch", [search])):
+        body = {"resourceType": "Bundle", "type": kind, "entry": entries}
+        response = client.post("/fhir", json=body, headers=FHIR_JSON)
+        assert response.status_code == 200, response.text
+        found = response.json()["entry"][0]["resource"]
+        assert found["resourceType"] == "Bundle"
+        assert [e["resource"]["id"] for e in found["entry"]] == ["b1"], kind
+        assert found["entry"][0]["resource"]["name"] == [{"family": "読売"}]
