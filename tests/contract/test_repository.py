@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from tsunagu.fhir import jsonio
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.search.parameters import SearchRegistry
-from tsunagu.search.query import parse
+from tsunagu.search.query import Compartment, Include, parse
 from tsunagu.search.sql import LONG_LIST, Fragment, ValueList
 from tsunagu.storage.repository import HistoryQuery
+from tsunagu.storage.sql import repository
 from tsunagu.storage.sql.connect import open_repository
 from tsunagu.storage.sql.migrations import LATEST, migrate, schema_version
 from tsunagu.storage.sql.repository import SqlRepository
@@ -188,6 +189,89 @@ def test_reindex_of_one_parameter_leaves_the_other_rows(repo: SqlRepository) -> 
         assert rows.fetchone()[0] == 1
     with pytest.raises(ValueError, match="no such search parameter"):
         repo.reindex(["Patient"], params=["no-such-param"])
+
+
+def test_prune_index_deletes_only_rows_no_parameter_writes(
+    repo: SqlRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repository, "PRUNE_BATCH", 2)  # several transactions per table
+    _save(repo, "p1", {"resourceType": "Patient", "name": [{"family": "ヤマダ"}]})
+    with repo.session() as session:
+        observation = {"resourceType": "Observation", "subject": {"reference": "Patient/p1"}}
+        session.save("Observation", "o1", observation, method="PUT", previous=None)
+    tables = ("search_string", "search_reference", "search_token")
+
+    def counts() -> list[int]:
+        with repo.dialect.reader() as conn:
+            return [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]
+
+    written = counts()
+    # Rows of an earlier version: `phonetic` and `Observation.patient` had rows of their own
+    # (now read from `name` and `subject`), and a custom parameter since retired.
+    with repo.dialect.writer() as conn:
+        conn.execute(
+            "INSERT INTO search_string (res_key, resource_type, param, grp, norm, exact)"
+            " SELECT res_key, resource_type, 'phonetic', grp, norm, exact FROM search_string"
+            " WHERE param = 'name'"
+        )
+        conn.execute(
+            "INSERT INTO search_reference (res_key, resource_type, param, grp, target_type,"
+            " target_id) SELECT res_key, resource_type, 'patient', grp, target_type, target_id"
+            " FROM search_reference WHERE param = 'subject'"
+        )
+        conn.execute(
+            "INSERT INTO search_token (res_key, resource_type, param, grp, system, code)"
+            " SELECT res_key, resource_type, 'retired', grp, system, code FROM search_token"
+        )
+    stale = sum(counts()) - sum(written)
+    assert stale >= 3
+    progress: list[tuple[int, int]] = []
+    assert repo.prune_index(lambda done, total: progress.append((done, total))) == stale
+    assert counts() == written
+    assert progress
+    assert progress[-1][0] == progress[-1][1]
+    for rtype, criteria, found in (
+        ("Patient", [("phonetic", "やまだ")], ["p1"]),
+        ("Observation", [("patient", "p1")], ["o1"]),
+    ):
+        query = parse(repo.registry, [rtype], criteria)
+        assert [m.resource.id for m in repo.search(query)] == found
+    assert repo.prune_index() == 0
+
+
+def test_audit_events_are_found_by_target_outside_the_target_index(repo: SqlRepository) -> None:
+    # Migration 10 keeps AuditEvents' reference rows out of the target index; reverse
+    # includes and compartments still find them, by type and parameter.
+    _save(repo, "p1", {"resourceType": "Patient"})
+    with repo.session() as session:
+        observation = {"resourceType": "Observation", "subject": {"reference": "Patient/p1"}}
+        session.save("Observation", "o1", observation, method="PUT", previous=None)
+        event = {
+            "resourceType": "AuditEvent",
+            "agent": [{"who": {"reference": "Patient/p1"}, "requestor": True}],
+            "entity": [{"what": {"reference": "Patient/p1"}}],
+        }
+        session.save("AuditEvent", "a1", event, method="PUT", previous=None)
+    [patient] = repo.search(parse(repo.registry, ["Patient"], [("_id", "p1")]))
+
+    def revinclude(source: str, code: str | None = None) -> list[str]:
+        param = repo.registry.get(source, code) if code else None
+        found = repo.include([patient], Include(source, param, None, False, True))
+        return [f"{m.resource.resource_type}/{m.resource.id}" for m in found]
+
+    assert revinclude("*") == ["Observation/o1", "AuditEvent/a1"]
+    assert revinclude("AuditEvent") == ["AuditEvent/a1"]
+    assert revinclude("AuditEvent", "patient") == ["AuditEvent/a1"]
+    assert revinclude("Observation") == ["Observation/o1"]
+    members = (("AuditEvent", ("agent", "entity")), ("Observation", ("subject",)))
+    for params in (members, members[:1]):
+        types = [rtype for rtype, _ in params]
+        query = dataclasses.replace(
+            parse(repo.registry, types, []), compartment=Compartment("Patient", "p1", params)
+        )
+        assert sorted(m.resource.id for m in repo.search(query)) == sorted(
+            {"AuditEvent": "a1", "Observation": "o1"}[t] for t in types
+        )
 
 
 def test_ids_sort_bytewise_on_every_backend(repo: SqlRepository) -> None:

@@ -39,6 +39,14 @@ def test_demo_data_info_load_and_reindex(tmp_path: Path) -> None:
     unknown = run_tsunagu("reindex", "--type", "Patiant", "--database", database, cwd=tmp_path)
     assert unknown.returncode == 2
     assert "Patiant" in unknown.stderr
+    pruned = run_tsunagu("reindex", "--prune", "--database", database, cwd=tmp_path)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "pruned 0 index rows" in pruned.stderr  # a current database has none to prune
+    mixed = run_tsunagu(
+        "reindex", "--prune", "--type", "Patient", "--database", database, cwd=tmp_path
+    )
+    assert mixed.returncode == 2
+    assert "--prune" in mixed.stderr
 
 
 def test_unknown_database_scheme_fails_clearly(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Both databases use the partial lookup indexes (migration 7) for the searches that need them.
+"""Both databases use the partial lookup indexes (migrations 7 and 10) for the searches that
+need them.
 
 The indexes hold only rows that have the looked-up value (`text`, `ident_value`,
 `target_id`); a database uses such an index only when it can prove the query's condition
@@ -10,16 +11,21 @@ which index it can use rather than what is cheapest on no rows.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from tsunagu.search.plan import page_query
-from tsunagu.search.query import Compartment, SearchQuery, parse
+from tsunagu.search.query import Compartment, Include, SearchQuery, parse
+from tsunagu.search.sql import Fragment
+from tsunagu.storage.repository import Match, StoredResource
 from tsunagu.storage.sql.repository import SqlRepository
-from tsunagu.storage.sql.searching import spread
+from tsunagu.storage.sql.searching import include_queries, spread
 
 
-def _plan(repo: SqlRepository, query: SearchQuery) -> str:
+def _plan(repo: SqlRepository, query: SearchQuery | Fragment) -> str:
     d = repo.dialect
-    sql, params = spread(d, page_query(query, None, 11))
+    if isinstance(query, SearchQuery):
+        query = page_query(query, None, 11)
+    sql, params = spread(d, query)
     with d.reader() as conn:
         if d.name == "postgresql":
             conn.execute("SET LOCAL enable_seqscan = off")
@@ -48,3 +54,43 @@ def test_compartment_search_uses_the_partial_target_index(repo: SqlRepository) -
     compartment = Compartment("Patient", "p1", members)
     plan = _plan(repo, replace(query, compartment=compartment))
     assert "search_reference_target" in plan
+
+
+def test_compartment_of_audit_events_uses_the_type_and_param_index(repo: SqlRepository) -> None:
+    # AuditEvents' reference rows are not in the target index (migration 10).
+    query = parse(repo.registry, ["AuditEvent"], [])
+    compartment = Compartment("Patient", "p1", (("AuditEvent", ("entity", "agent")),))
+    plan = _plan(repo, replace(query, compartment=compartment))
+    assert "search_reference_lookup0" in plan
+    assert "search_reference_target" not in plan
+
+
+def _revinclude(repo: SqlRepository, source: str) -> list[str]:
+    """The plan of each statement of `_revinclude={source}:*` on one Patient."""
+    patient = StoredResource("Patient", "p1", 1, datetime.now(UTC), "PUT", {})
+    include = Include(source, None, None, iterate=False, reverse=True)
+    queries = include_queries([Match(1, patient)], include, None, ("agent", "entity"))
+    return [_plan(repo, query) for query in queries]
+
+
+def test_reverse_includes_find_other_types_by_target_and_audit_events_by_param(
+    repo: SqlRepository,
+) -> None:
+    others, audit = _revinclude(repo, "*")
+    assert "search_reference_target" in others
+    assert "search_reference_lookup0" in audit
+    [observations] = _revinclude(repo, "Observation")
+    assert "search_reference_target" in observations
+    [audit_only] = _revinclude(repo, "AuditEvent")
+    assert "search_reference_lookup0" in audit_only
+
+
+def test_chains_find_links_by_target_and_audit_events_by_param(repo: SqlRepository) -> None:
+    identifier = ("subject:Patient.identifier", "urn:oid:1.2.3|12345")
+    observations = _plan(repo, parse(repo.registry, ["Observation"], [identifier]))
+    # Either index finds the links of one target (SQLite takes the longer key).
+    assert "search_reference_target" in observations or "search_reference_lookup0" in observations
+    audit = ("entity:Patient.identifier", "urn:oid:1.2.3|12345")
+    events = _plan(repo, parse(repo.registry, ["AuditEvent"], [audit]))
+    assert "search_reference_lookup0" in events
+    assert "search_reference_target" not in events

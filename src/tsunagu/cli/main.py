@@ -132,8 +132,17 @@ def reindex(
             "--param match-key` after an upgrade that adds it; much faster than a full reindex.",
         ),
     ] = None,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Only delete the index rows no search parameter writes any more (left by an "
+            "earlier version, or by a retired custom SearchParameter); recomputes nothing.",
+        ),
+    ] = False,
 ) -> None:
-    """Load custom SearchParameters and rebuild the search index, with a progress bar."""
+    """Load custom SearchParameters and rebuild the search index (or, with `--prune`, only
+    remove rows no parameter writes any more), with a progress bar."""
     from rich.progress import Progress
 
     platform = open_platform(database)
@@ -142,21 +151,32 @@ def reindex(
         if unknown:
             console.print(f"未知のリソース型です / unknown resource type: {', '.join(unknown)}")
             raise typer.Exit(2)
+        if prune and (resource_type or param):
+            console.print(
+                "--prune は --type / --param と併用できません / --prune takes no --type or --param"
+            )
+            raise typer.Exit(2)
         custom = len(platform.registry.custom)
         with Progress(console=console) as progress:
-            task = progress.add_task("reindexing", total=None)
+            task = progress.add_task("pruning" if prune else "reindexing", total=None)
 
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            try:
-                count = platform.repository.reindex(
-                    resource_type or (), progress=advance, params=param or ()
-                )
-            except ValueError as error:
-                console.print(f"検索パラメータがありません / {error}")
-                raise typer.Exit(2) from None
-        console.print(f"reindexed {count:,} resources ({custom} custom search parameters)")
+            if prune:
+                removed = platform.repository.prune_index(progress=advance)
+            else:
+                try:
+                    count = platform.repository.reindex(
+                        resource_type or (), progress=advance, params=param or ()
+                    )
+                except ValueError as error:
+                    console.print(f"検索パラメータがありません / {error}")
+                    raise typer.Exit(2) from None
+        if prune:
+            console.print(f"pruned {removed:,} index rows ({custom} custom search parameters)")
+        else:
+            console.print(f"reindexed {count:,} resources ({custom} custom search parameters)")
     finally:
         platform.close()
 

@@ -112,6 +112,26 @@ def row_codes(registry: SearchRegistry, resource_type: str, codes: Iterable[str]
     return out
 
 
+def stale_row_codes(
+    registry: SearchRegistry, found: Iterable[tuple[str, str]]
+) -> dict[str, tuple[str, ...]]:
+    """Of the (resource type, `param` column) pairs found in an index table, the codes that
+    no parameter of the type writes any more, by type: rows left by an earlier version
+    (before a parameter became an alias of another, `search.aliases`) or by a custom
+    parameter that was retired. Searches never read them."""
+    written: dict[str, set[str]] = {}
+    stale: dict[str, list[str]] = {}
+    for resource_type, code in found:
+        codes = written.get(resource_type)
+        if codes is None:
+            codes = written[resource_type] = row_codes(
+                registry, resource_type, registry.for_type(resource_type)
+            )
+        if code not in codes:
+            stale.setdefault(resource_type, []).append(code)
+    return {rtype: tuple(sorted(codes)) for rtype, codes in sorted(stale.items())}
+
+
 def _entries_for(
     plan: IndexingPlan, resource: Mapping[str, Any], resource_type: str
 ) -> tuple[Entry, ...]:

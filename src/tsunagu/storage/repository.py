@@ -181,6 +181,10 @@ class ResourceRepository(Protocol):
         given); returns how many were indexed."""
         ...
 
+    def prune_index(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Delete index rows that no search parameter writes any more; returns how many."""
+        ...
+
     def count(self, resource_type: str | None = None) -> int:
         """How many current, non-deleted resources there are (of one type, or all)."""
         ...

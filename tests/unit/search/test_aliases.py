@@ -9,7 +9,7 @@ import pytest
 from tests.unit.search.r4_package import example_resources
 from tsunagu.fhir.definitions import SearchParameterDef, load_definitions
 from tsunagu.search.aliases import Candidate, Source, branches, find_sources
-from tsunagu.search.index import index_resource
+from tsunagu.search.index import index_resource, stale_row_codes
 from tsunagu.search.parameters import MODULES, IndexedParam, SearchRegistry
 from tsunagu.search.params import token
 
@@ -211,3 +211,29 @@ def test_row_codes_are_kept_until_the_custom_parameters_change() -> None:
     )  # fmt: skip
     registry.set_custom([posted])
     assert registry.row_codes("Observation", ["patient", "performer"], "Patient") == ("performer",)
+
+
+def test_stale_row_codes_are_those_no_parameter_writes_any_more() -> None:
+    registry = SearchRegistry(load_definitions())
+    found = [
+        ("Patient", "name"),
+        ("Patient", "phonetic"),  # read from `name`'s rows
+        ("Patient", "identifier|of-type"),
+        ("Observation", "code"),
+        ("Observation", "code-value-quantity#0"),
+        ("Observation", "combo-code"),  # read from `code` and `component-code`
+        ("Observation", "patient"),  # read from `subject`
+        ("Observation", "retired-param"),
+        ("Observation", "_tag"),
+    ]
+    assert stale_row_codes(registry, found) == {
+        "Observation": ("combo-code", "patient", "retired-param"),
+        "Patient": ("phonetic",),
+    }
+    # A posted parameter writes rows of its own: they are not stale.
+    posted = SearchParameterDef(
+        url="urn:test:SearchParameter/Observation-retired-param", code="retired-param",
+        base=("Observation",), type="string", expression="Observation.note.authorString",
+    )  # fmt: skip
+    registry.set_custom([posted])
+    assert stale_row_codes(registry, found)["Observation"] == ("combo-code", "patient")

@@ -53,9 +53,21 @@ def test_membership_of_one_type_can_use_the_type_and_param_index() -> None:
 
 def test_membership_of_many_types_is_one_list_of_type_param_pairs() -> None:
     fragment = membership([("A", ("x",)), ("B", ()), ("C", ("y", "z"))], "c")
-    assert fragment.sql == "(c.resource_type || ' ' || c.param) IN (?, ?, ?)"
+    # The literal type test lets both databases use the partial target index (migration 10).
+    assert fragment.sql == (
+        "(c.resource_type <> 'AuditEvent') AND ((c.resource_type || ' ' || c.param) IN (?, ?, ?))"
+    )
     assert fragment.params == ("A x", "C y", "C z")
     assert membership([("B", ())], "c") == FALSE
+
+
+def test_membership_finds_audit_events_by_type_and_param() -> None:
+    fragment = membership([("A", ("x",)), ("AuditEvent", ("entity", "agent"))], "c")
+    assert fragment.sql == (
+        "((c.resource_type <> 'AuditEvent') AND ((c.resource_type || ' ' || c.param) IN (?)))"
+        " OR ((c.resource_type = ?) AND (c.param IN (?, ?)))"
+    )
+    assert fragment.params == ("A x", "AuditEvent", "entity", "agent")
 
 
 def test_everything_is_a_short_statement_with_few_parameters(registry: SearchRegistry) -> None:

@@ -36,6 +36,8 @@ class Dialect(Protocol):
     """A database: how to connect, lock, and convert values."""
 
     name: str
+    # The column naming a row of any table (the index tables have no key of their own).
+    row_id: str
     # Type names substituted into the schema DDL.
     types: ClassVar[dict[str, str]]
 

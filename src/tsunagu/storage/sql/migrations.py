@@ -184,6 +184,21 @@ MIGRATIONS: list[tuple[int, str, Sequence[Statement]]] = [
             )
         ],
     ),
+    (
+        10,
+        "the audit trail's references kept out of the target index",
+        [
+            # Every access to a patient's data leaves AuditEvents that refer to the patient,
+            # and `$everything` reads the patient's reference rows by target: with them in
+            # this index, it would read more rows with every access, for years. AuditEvents
+            # are found by (type, param, target) instead (`lookup0`); the queries that may
+            # use this index say `resource_type <> 'AuditEvent'` in their text, as both
+            # databases need to use a partial index (tests/integration/test_query_plans.py).
+            "DROP INDEX search_reference_target",
+            "CREATE INDEX search_reference_target ON search_reference (target_id, target_type)"
+            " WHERE target_id IS NOT NULL AND resource_type <> 'AuditEvent'",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -41,6 +41,7 @@ def _element(index: int, data_type: str) -> str:
 
 class PostgresDialect:
     name = "postgresql"
+    row_id = "ctid"  # the row's physical address, for deleting some rows of a table without a key
     types: ClassVar[dict[str, str]] = {
         "ts": "TIMESTAMPTZ",
         # Kept as text: the server sends it back as stored, where JSONB is re-serialised on

@@ -7,10 +7,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tsunagu.search.index import index_resource, row_codes
+from tsunagu.search.index import TABLES, index_resource, row_codes, stale_row_codes
 from tsunagu.search.parameters import SearchRegistry
-from tsunagu.search.plan import Cursor
+from tsunagu.search.plan import AUDIT_TYPE, Cursor
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
+from tsunagu.search.sql import Fragment, one_of
 from tsunagu.storage.access import AccessGrant
 from tsunagu.storage.repository import (
     HistoryEntry,
@@ -34,6 +35,7 @@ _COLUMNS = "h.seq, h.resource_type, h.id, h.version, h.last_updated, h.method, h
 _HEAD = frozenset({"resourceType", "id", "meta"})
 _CURRENT = f"SELECT {_COLUMNS} FROM resources r JOIN resource_history h ON h.seq = r.seq"
 REINDEX_BATCH = 500
+PRUNE_BATCH = 20_000  # index rows deleted per transaction when pruning
 
 
 class SqlRepository:
@@ -79,8 +81,13 @@ class SqlRepository:
     def include(
         self, matches: Sequence[Match], include: Include, access: AccessFilter | None = None
     ) -> list[Match]:
+        audit_codes: list[str] = []
+        if include.reverse and include.param is None and include.source_type in ("*", AUDIT_TYPE):
+            params = self.registry.for_type(AUDIT_TYPE)
+            references = [code for code, param in params.items() if param.type == "reference"]
+            audit_codes = sorted(row_codes(self.registry, AUDIT_TYPE, references))
         with self.dialect.reader() as conn:
-            return searching.include(self.dialect, conn, matches, include, access)
+            return searching.include(self.dialect, conn, matches, include, access, audit_codes)
 
     def is_visible(self, resource_type: str, id: str, access: AccessFilter) -> bool:
         with self.dialect.reader() as conn:
@@ -184,6 +191,40 @@ class SqlRepository:
             after = rows[-1][0]
             if progress is not None:
                 progress(done, total)
+
+    def prune_index(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Delete the index rows that no search parameter writes any more (see
+        `search.index.stale_row_codes`); returns how many. Every other row stays, so this is
+        much cheaper than `reindex`. It deletes in short transactions, found by the
+        (type, param) index, so a running server is held up for moments only."""
+        d = self.dialect
+        stale: list[tuple[str, Fragment, int]] = []  # (table, its stale rows, how many)
+        with d.reader() as conn:
+            for table in TABLES:
+                by_param = f"SELECT resource_type, param, COUNT(*) FROM {table} GROUP BY 1, 2"
+                found = conn.execute(by_param).fetchall()
+                counts = {(rtype, code): int(n) for rtype, code, n in found}
+                for rtype, codes in stale_row_codes(self.registry, counts).items():
+                    rows = Fragment("resource_type = ?", (rtype,)) & one_of("param", codes)
+                    stale.append((table, rows, sum(counts[rtype, code] for code in codes)))
+        total = sum(n for _, _, n in stale)
+        removed = 0
+        for table, rows, _ in stale:
+            while True:
+                some = Fragment(
+                    f"DELETE FROM {table} WHERE {d.row_id} IN"
+                    f" (SELECT {d.row_id} FROM {table} WHERE {rows.sql} LIMIT ?)",
+                    (*rows.params, PRUNE_BATCH),
+                )
+                sql, params = searching.spread(d, some)
+                with d.writer() as conn:
+                    deleted = conn.execute(d.sql(sql), params).rowcount
+                removed += deleted
+                if progress is not None:
+                    progress(min(removed, total), total)
+                if deleted < PRUNE_BATCH:
+                    break
+        return removed
 
     def _count_where(self, type_filter: str, params: list[Any]) -> int:
         sql = f"SELECT COUNT(*) FROM resources r WHERE r.deleted = ?{type_filter}"

@@ -7,7 +7,15 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from tsunagu.search.plan import Cursor, access_condition, count_query, page_query, param_rows
+from tsunagu.search.plan import (
+    AUDIT_TYPE,
+    Cursor,
+    access_condition,
+    count_query,
+    not_audit,
+    page_query,
+    param_rows,
+)
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
 from tsunagu.search.sql import Fragment, ValueList, one_of
 from tsunagu.storage.access import PATIENT, SEVERAL
@@ -96,58 +104,77 @@ def include(
     matches: Sequence[Match],
     inc: Include,
     access: AccessFilter | None = None,
+    audit_codes: Sequence[str] = (),
 ) -> list[Match]:
     """The resources an include adds (current, not deleted, visible under `access`), in key
-    order."""
+    order. `audit_codes`: the `param` values of AuditEvents' reference rows, which a reverse
+    include of any type, or of every AuditEvent reference, reads (see `include_queries`)."""
+    rows: list[Any] = []
+    for query in include_queries(matches, inc, access, audit_codes):
+        rows += execute(d, conn, query)
+    seen: set[int] = set()
+    result: list[Match] = []
+    for row in sorted(rows, key=lambda row: int(row[0])):
+        if row[0] not in seen and len(result) < MAX_INCLUDED:
+            seen.add(row[0])
+            result.append(_match(d, row, 0))
+    return result
+
+
+def include_queries(
+    matches: Sequence[Match],
+    inc: Include,
+    access: AccessFilter | None = None,
+    audit_codes: Sequence[str] = (),
+) -> list[Fragment]:
+    """The statements of an include: one, or for `_revinclude=*` two, one for the
+    AuditEvents that refer to the matches (their rows are not in the target index, migration
+    10: they are found by type and parameter) and one for every other type."""
     if inc.reverse:  # the matches are the targets; any may be referred to
         sources = [m for m in matches if inc.target_type in (None, m.resource.resource_type)]
     else:
         sources = [m for m in matches if inc.source_type in ("*", m.resource.resource_type)]
     if not sources:
         return []
-    clauses: list[str] = []
-    params: list[Any] = []
-    if inc.reverse:
-        # Resources of the source type whose reference points at one of the matches.
-        pairs = " OR ".join("(s.target_type = ? AND s.target_id = ?)" for _ in sources)
-        for m in sources:
-            params += [m.resource.resource_type, m.resource.id]
-        join = "JOIN resources r ON r.res_key = s.res_key"
-        clauses.append(f"({pairs})")
-        if inc.source_type != "*":
-            clauses.append("s.resource_type = ?")
-            params.append(inc.source_type)
-    else:
+    if not inc.reverse:
         keys = one_of("s.res_key", [m.key for m in sources])
+        if inc.target_type is not None:
+            keys = keys & Fragment("s.target_type = ?", (inc.target_type,))
         join = "JOIN resources r ON r.resource_type = s.target_type AND r.id = s.target_id"
-        clauses.append(keys.sql)
-        params += keys.params
+        return [_include_query(join, keys, inc, access)]
+    # Resources of the source type whose reference points at one of the matches.
+    pairs = Fragment(
+        " OR ".join("(s.target_type = ? AND s.target_id = ?)" for _ in sources),
+        tuple(v for m in sources for v in (m.resource.resource_type, m.resource.id)),
+    )
+    audit = Fragment("s.resource_type = ?", (AUDIT_TYPE,))
+    if inc.param is None:
+        audit = audit & one_of("s.param", audit_codes)
+    if inc.source_type == "*":
+        arms = [not_audit("s"), audit]
+    elif inc.source_type == AUDIT_TYPE:
+        arms = [audit]
+    else:
+        arms = [Fragment("s.resource_type = ?", (inc.source_type,)) & not_audit("s")]
+    join = "JOIN resources r ON r.res_key = s.res_key"
+    return [_include_query(join, pairs & arm, inc, access) for arm in arms]
+
+
+def _include_query(
+    join: str, rows: Fragment, inc: Include, access: AccessFilter | None
+) -> Fragment:
+    """The included resources reached from the reference rows `s` that `rows` picks."""
     if inc.param is not None:
-        by_param = param_rows("s", inc.param)
-        clauses.append(f"({by_param.sql})")
-        params += by_param.params
-    if inc.target_type is not None and not inc.reverse:
-        clauses.append("s.target_type = ?")
-        params.append(inc.target_type)
-    clauses.append("r.deleted = ?")
-    params.append(False)
+        rows = rows & param_rows("s", inc.param)
+    rows = rows & Fragment("r.deleted = ?", (False,))
     if access is not None:
-        visible = access_condition(access, "r")
-        clauses.append(visible.sql)
-        params += visible.params
+        rows = rows & access_condition(access, "r")
     sql = (
         f"{_SELECT} FROM search_reference s {join} JOIN resource_history h ON h.seq = r.seq"
         " LEFT JOIN resource_access acc ON acc.res_key = r.res_key"
-        f" WHERE {' AND '.join(clauses)} ORDER BY r.res_key LIMIT ?"
+        f" WHERE {rows.sql} ORDER BY r.res_key LIMIT ?"
     )
-    rows = execute(d, conn, Fragment(sql, (*params, MAX_INCLUDED)))
-    seen: set[int] = set()
-    result = []
-    for row in rows:
-        if row[0] not in seen:
-            seen.add(row[0])
-            result.append(_match(d, row, 0))
-    return result
+    return Fragment(sql, (*rows.params, MAX_INCLUDED))
 
 
 def visible(

@@ -31,6 +31,7 @@ _MAX_ROWS = 256  # rows per multi-row INSERT (x columns stays under SQLite's 32,
 
 class SqliteDialect:
     name = "sqlite"
+    row_id = "rowid"  # every table's implicit key, for deleting some rows of a table without a key
     types: ClassVar[dict[str, str]] = {
         "ts": "TEXT",
         "json": "TEXT",
