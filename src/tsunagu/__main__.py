@@ -1,5 +1,5 @@
 """`python -m tsunagu` runs the command-line interface."""
 
-from tsunagu.cli.main import app
+from tsunagu.cli.main import main
 
-app()
+main()

@@ -54,3 +54,14 @@ def test_unknown_database_scheme_fails_clearly(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "unsupported database URL scheme" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_database_that_fails_ends_with_one_line_not_a_traceback(tmp_path: Path) -> None:
+    folder = tmp_path / "not-a-file"
+    folder.mkdir()  # SQLite cannot open a folder as its database
+    result = run_tsunagu("info", "--database", f"sqlite:///{folder}", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "the database operation failed: unable to open database file" in " ".join(
+        result.stderr.split()
+    )
+    assert "Traceback" not in result.stderr

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import os
+import sqlite3
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
 
@@ -182,7 +184,24 @@ def reindex(
 
 
 def main() -> None:
-    app()
+    """The `tsunagu` command. A database that fails (unreachable, full, locked) ends it with
+    one line and exit status 1, not a traceback."""
+    try:
+        app()
+    except (sqlite3.Error, psycopg.Error) as error:
+        console.print(
+            f"データベースの操作に失敗しました / the database operation failed: {_reason(error)}"
+        )
+        raise SystemExit(1) from None
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of the innermost database error's message: the cause, without the
+    details (PostgreSQL's DETAIL lines can quote row values)."""
+    while isinstance(error.__cause__, sqlite3.Error | psycopg.Error):
+        error = error.__cause__
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 __all__ = ["app", "main"]
