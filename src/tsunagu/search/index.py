@@ -70,8 +70,8 @@ def index_resource(
     # (`name` and `phonetic`): values per expression and rows per values are kept. Values
     # are told apart by identity, which is sound while `evaluated` keeps them all alive.
     evaluated: dict[str, Values] = {}
-    same_values: dict[tuple[Any, ...], list[Any]] = {}
-    shared: dict[tuple[str, str, int], list[Any]] = {}  # component rows, per element
+    same_values: dict[tuple[Any, ...], list[Any]] = {}  # also composites' component rows
+    components: dict[tuple[str, int], Values] = {}  # component values, per element
     for code, expression, extract, rows_of, table, of_type, parts in entries:
         values = evaluated.get(expression)
         if values is None:
@@ -79,7 +79,7 @@ def index_resource(
         if not values:
             continue
         if rows_of is None:
-            _composite_rows(out, parts, values, resource, shared, prefix)
+            _composite_rows(out, parts, values, resource, (same_values, components), prefix)
             continue
         assert table is not None
         key = (table, *[(id(typed.value), typed.fhir_type) for typed in values])
@@ -232,27 +232,43 @@ def _bound(extractor: Extractor, resource_type: str) -> Callable[[Mapping[str, A
     return bound
 
 
+def _rows_of_values(
+    same_values: dict[tuple[Any, ...], list[Any]], table: str, rows_of: RowsOf, values: Values
+) -> list[Any]:
+    """The rows of these values in `table`, computed once per resource for the same values
+    (told apart by identity: the caller keeps them alive). `index_resource` does the same,
+    inline."""
+    key = (table, *[(id(typed.value), typed.fhir_type) for typed in values])
+    rows = same_values.get(key)
+    if rows is None:
+        rows = same_values[key] = rows_of(values)
+    return rows
+
+
 def _composite_rows(
     out: IndexRows,
     parts: tuple[Part, ...],
     elements: Values,
     resource: Mapping[str, Any],
-    shared: dict[tuple[str, str, int], list[Any]],
+    memos: tuple[dict[tuple[Any, ...], list[Any]], dict[tuple[str, int], Values]],
     prefix: tuple[Any, ...],
 ) -> None:
     """Component rows of each element that has every component, tied by `grp` = its number.
 
-    Composites of one resource often share components (`code` in all `code-value-*`), so
-    component rows are computed once per element (`shared`).
+    Composites of one resource often share components (`code` in all `code-value-*`): their
+    values are evaluated once per element (and kept alive, as `same_values` needs). They are
+    often a plain parameter's values too (a root composite's `code` is the `code`
+    parameter's): rows of the same values are computed once (`same_values`).
     """
+    same_values, components = memos
     for group, element in enumerate(elements, start=1):
         found = []
         for row_code, expression, rows_of, table, evaluate in parts:
-            key = (expression, table, id(element.value))
-            rows = shared.get(key)
-            if rows is None:
-                values = evaluate([element], resource)
-                rows = shared[key] = rows_of(values) if values else []
+            key = (expression, id(element.value))
+            values = components.get(key)
+            if values is None:
+                values = components[key] = evaluate([element], resource)
+            rows = _rows_of_values(same_values, table, rows_of, values) if values else []
             if not rows:
                 break  # a composite value needs every component
             found.append((row_code, table, rows))
