@@ -23,10 +23,12 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import psycopg
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bench import data
 from bench.measure import Run, cpu_meter, run_concurrent, run_sequential
+from tsunagu.storage.repository import ResourceRepository
 from tsunagu.storage.sql.dialect import Dialect
 from tsunagu.storage.sql.repository import SqlRepository
 
@@ -167,6 +169,20 @@ def settle(database_url: str) -> None:
     else:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("VACUUM (ANALYZE)")
+
+
+def prune_old_rows(repository: ResourceRepository, url: str, console: Console, label: str) -> None:
+    """On data loaded before (`--data-dir`): delete the index rows this version no longer
+    writes, as `tsunagu reindex --prune` does, so that the measured database holds no more
+    rows than a load today would write (rows a newer version adds are another matter: see
+    bench/README.md). After any, the database is settled again."""
+    removed = repository.prune_index()
+    if removed:
+        settle(url)
+        console.print(
+            f"{label}deleted {removed:,} index rows that this version no longer writes"
+            " (the data was loaded by an older one)"
+        )
 
 
 def progress_bar() -> Progress:
