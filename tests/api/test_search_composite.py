@@ -78,3 +78,35 @@ def test_combo_composites_pair_on_the_observation_and_on_each_component(
     assert _ids(client, "code-value-quantity:missing=true") == ["bp"]
     assert _ids(client, "combo-code=8462-4") == ["bp"]
     assert _ids(client, "combo-code=29463-7,85354-9") == ["bp", "weight"]
+
+
+def test_observation_composites_pair_its_code_and_value_rows(client: TestClient) -> None:
+    # `code-value-quantity` and `code-value-concept` write no rows: they pair the `code` rows
+    # of an Observation with its `value-quantity` or `value-concept` rows.
+    sampled = {"origin": {"value": 0}, "period": 10, "dimensions": 1, "data": "1 2 3"}
+    bodies: list[tuple[str, str, dict[str, Any]]] = [
+        ("glucose", "15074-8", {"valueQuantity": {"value": 6.3, "unit": "mmol/L"}}),
+        ("no-value", "15074-8", {}),
+        ("ecg", "15074-8", {"valueSampledData": sampled}),
+        ("smoker", "72166-2", {"valueCodeableConcept": {"text": "毎日喫煙"}}),
+    ]
+    for rid, code, value in bodies:
+        resource = {
+            "resourceType": "Observation",
+            "id": rid,
+            "status": "final",
+            "code": {"coding": [{"system": LOINC, "code": code}]},
+            **value,
+        }
+        response = client.put(f"/fhir/Observation/{rid}", json=resource)
+        assert response.status_code == 201, response.text
+    assert _ids(client, f"code-value-quantity={LOINC}|15074-8$gt6") == ["glucose"]
+    assert _ids(client, "code-value-quantity=15074-8$lt6") == []
+    assert _ids(client, "code-value-quantity=72166-2$6.3") == []
+    assert _ids(client, "combo-code-value-quantity=15074-8$6.3") == ["glucose"]
+    # A SampledData is a series, not a quantity: neither parameter has a value for it.
+    assert _ids(client, "value-quantity=0") == []
+    assert _ids(client, "code-value-quantity:missing=false") == ["glucose"]
+    assert _ids(client, "code-value-quantity:missing=true") == ["ecg", "no-value", "smoker"]
+    assert _ids(client, "code-value-concept:missing=false") == ["smoker"]
+    assert _ids(client, "code-value-concept:missing=true") == ["ecg", "glucose", "no-value"]

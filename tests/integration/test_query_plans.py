@@ -94,3 +94,18 @@ def test_chains_find_links_by_target_and_audit_events_by_param(repo: SqlReposito
     events = _plan(repo, parse(repo.registry, ["AuditEvent"], [audit]))
     assert "search_reference_lookup0" in events
     assert "search_reference_target" not in events
+
+
+def test_a_combo_composite_reads_each_source_by_code(repo: SqlRepository) -> None:
+    # `combo-code-value-quantity` pairs the Observation's `code` and `value-quantity` rows, and
+    # a component's own rows: one arm each, each a range of the code index (an OR of the two
+    # made SQLite read every token row of every Observation).
+    query = parse(repo.registry, ["Observation"], [("combo-code-value-quantity", "8867-4$gt100")])
+    plan = _plan(repo, query)
+    assert plan.count("search_token_lookup0") == 2
+    if repo.dialect.name == "sqlite":
+        assert plan.count("search_token_lookup0 (resource_type=? AND param=? AND code=?)") == 2
+    else:
+        ranges = [line for line in plan.splitlines() if "AND (code = '8867-4'::text)" in line]
+        assert len(ranges) == 2
+        assert all("(param = " in line for line in ranges)

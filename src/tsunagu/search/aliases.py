@@ -12,14 +12,21 @@ its searches read its sources' rows, restricted to a target type where its expre
 (`tests/unit/search/test_aliases.py` checks it on every R4 example), and the rows are written
 once instead of two or three times.
 
+A composite on the resource itself (`Observation.code-value-quantity`: one value per
+resource) needs no rows of its own either when each component selects what a plain parameter
+selects: its `code` component is `Observation.code`, the `code` parameter, and its
+`value.as(Quantity)` the `value-quantity` parameter (whose SampledData branch gives no quantity
+rows). Its searches pair the plain parameters' rows of one resource (`component_sources`).
+
 This works on the expression text, one union branch (`|`) at a time, and only recognises
-branches written alike; anything else keeps rows of its own.
+branches written alike (`(X as T)` and `X.as(T)` are alike); anything else keeps rows of its
+own.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 _WHERE_RESOLVE = re.compile(r"(.+)\.where\(resolve\(\) is ([A-Za-z]+)\)")
@@ -51,6 +58,12 @@ class Candidate:
 
 def branches(expression: str, resource_type: str) -> frozenset[str]:
     """The top-level union branches of an expression that apply to this resource type."""
+    own = (f"{resource_type}.", f"({resource_type}.")
+    return frozenset(p for p in _union_parts(expression) if p.startswith(own) or p == resource_type)
+
+
+def _union_parts(expression: str) -> list[str]:
+    """The top-level union branches of an expression, stripped."""
     parts: list[str] = []
     depth = 0
     quoted = False
@@ -66,10 +79,61 @@ def branches(expression: str, resource_type: str) -> frozenset[str]:
             parts.append(expression[start:i])
             start = i + 1
     parts.append(expression[start:])
-    own = (f"{resource_type}.", f"({resource_type}.")
-    return frozenset(
-        p.strip() for p in parts if p.strip().startswith(own) or p.strip() == resource_type
-    )
+    return [p.strip() for p in parts]
+
+
+_AS_OPERATOR = re.compile(r"\(([A-Za-z][\w.]*) as ([A-Za-z]+)\)")
+_AS_FUNCTION = re.compile(r"\.as\(([A-Za-z]+)\)$")
+
+
+def _normal(branch: str) -> str:
+    """A branch with `(X as T)` written as `X.as(T)`: the same filter (see `fhirpath`)."""
+    return _AS_OPERATOR.sub(r"\1.as(\2)", branch)
+
+
+def component_sources(
+    resource_type: str,
+    code: str,
+    params: Mapping[str, Candidate],
+    aliases: Mapping[str, object],
+    rowless: Mapping[str, frozenset[str]],
+) -> tuple[str, ...]:
+    """The plain parameters whose rows are the components' values of composite `code`, one
+    per component, if it is a composite on the resource itself and every component has one
+    (else nothing). `aliases` write no rows, so they are never sources; `rowless`: by
+    parameter type, the types whose values give no rows in its table (a branch `X.as(T)` of
+    such a type adds nothing)."""
+    composite = params[code]
+    if composite.expression is None or _union_parts(composite.expression) != [resource_type]:
+        return ()
+
+    def rows_from(kind: str, shape: Iterable[str]) -> frozenset[str]:
+        normal = {_normal(b) for b in shape}
+        return frozenset(
+            b
+            for b in normal
+            if not ((m := _AS_FUNCTION.search(b)) and m.group(1) in rowless.get(kind, ()))
+        )
+
+    found: list[str] = []
+    for component in composite.components:
+        kind, _, relative = component.partition(" ")
+        wanted = rows_from(kind, (f"{resource_type}.{b}" for b in _union_parts(relative)))
+        same = sorted(
+            c
+            for c, p in params.items()
+            if p.type == kind
+            and p.indexable
+            and not p.components
+            and c not in aliases
+            and p.custom <= composite.custom
+            and p.expression
+            and rows_from(kind, branches(p.expression, resource_type)) == wanted
+        )
+        if not same:
+            return ()
+        found.append(min(same, key=lambda c: (params[c].custom, c)))
+    return tuple(found)
 
 
 def find_sources(

@@ -61,7 +61,7 @@ def index_resource(
     else:
         entries = _prepare(
             resource_type,
-            [(c, p) for c, p in registry.for_type(resource_type).items() if not p.sources],
+            [(c, p) for c, p in registry.for_type(resource_type).items() if p.writes_rows],
         )
     if only is not None:
         entries = tuple(entry for entry in entries if entry[0] in only)
@@ -96,7 +96,8 @@ def index_resource(
 
 def row_codes(registry: SearchRegistry, resource_type: str, codes: Iterable[str]) -> set[str]:
     """The `param` column values of these parameters' rows: their codes (an alias's
-    sources'), `:of-type` rows of tokens, and the components of composites (`code#0`, ...)."""
+    sources'), `:of-type` rows of tokens, and the components of composites (`code#0`, ...,
+    or the plain parameters' whose rows they read)."""
     out: set[str] = set()
     for code in codes:
         param = registry.get(resource_type, code)
@@ -104,6 +105,9 @@ def row_codes(registry: SearchRegistry, resource_type: str, codes: Iterable[str]
             continue
         if param.sources:
             out |= row_codes(registry, resource_type, [s.code for s in param.sources])
+            continue
+        if param.component_sources:
+            out |= row_codes(registry, resource_type, param.component_sources)
             continue
         out.add(code)
         if param.type == "token":

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from tsunagu.fhir.definitions import Definitions, SearchParameterDef
-from tsunagu.search.aliases import Candidate, Source, find_sources
+from tsunagu.search.aliases import Candidate, Source, component_sources, find_sources
 from tsunagu.search.fhirpath import Extractor, ExtractorCache, TypedValue
 from tsunagu.search.params import date, number, quantity, reference, string, token, uri
 from tsunagu.search.params.common import ParamSpec
@@ -42,6 +42,21 @@ class Component:
     type: str
     extractor: Extractor
     spec: ParamSpec
+
+
+@dataclass(frozen=True)
+class CompositeRows:
+    """Where a composite's values are found: the `param` codes of each component's rows, and
+    whether one value's rows share `grp` (rows of its own, one group per element) or are the
+    plain parameters' rows of the resource (a composite on the resource itself, whose
+    components are plain parameters: `search.aliases.component_sources`)."""
+
+    codes: tuple[str, ...]
+    grouped: bool
+
+
+# By parameter type, the types whose values give no rows in its table.
+_ROWLESS = {"quantity": quantity.SKIPPED_TYPES}
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,15 @@ class IndexedParam:
     documentation: str = ""  # for the CapabilityStatement (computed parameters)
     # An alias (`search.aliases`): its values are these parameters' rows, and it writes none.
     sources: tuple[Source, ...] = ()
+    # A composite whose components are these plain parameters (one each): it writes no rows.
+    component_sources: tuple[str, ...] = ()
+    # A composite's values: its own rows, its components' plain parameters' or its sources'.
+    composite_rows: tuple[CompositeRows, ...] = ()
+
+    @property
+    def writes_rows(self) -> bool:
+        """Whether indexing writes rows of this parameter (not an alias of any kind)."""
+        return self.extractor is not None and not self.sources and not self.component_sources
 
     @property
     def code(self) -> str:
@@ -193,7 +217,7 @@ class SearchRegistry:
             always: list[tuple[str, IndexedParam]] = []
             by_root: dict[str, list[tuple[str, IndexedParam]]] = {}
             for code, param in self.for_type(resource_type).items():
-                if param.extractor is None or param.sources:
+                if not param.writes_rows:
                     continue
                 if param.roots is None:
                     always.append((code, param))
@@ -267,7 +291,29 @@ def _with_sources(
         for code, p in params.items()
     }
     found = find_sources(resource_type, candidates)
-    return {code: replace(p, sources=found.get(code, ())) for code, p in params.items()}
+    paired = {
+        code: component_sources(resource_type, code, candidates, found, _ROWLESS)
+        for code, p in params.items()
+        if p.components and code not in found
+    }
+
+    def rows_of(code: str) -> tuple[CompositeRows, ...]:
+        if found.get(code):
+            return tuple(r for source in found[code] for r in rows_of(source.code))
+        if paired.get(code):
+            return (CompositeRows(paired[code], grouped=False),)
+        count = len(params[code].components)
+        return (CompositeRows(tuple(f"{code}#{i}" for i in range(count)), grouped=True),)
+
+    return {
+        code: replace(
+            p,
+            sources=found.get(code, ()),
+            component_sources=paired.get(code, ()),
+            composite_rows=rows_of(code) if p.components else (),
+        )
+        for code, p in params.items()
+    }
 
 
 class UnindexedRegistry(SearchRegistry):

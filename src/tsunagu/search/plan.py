@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from tsunagu.fhir.outcomes import bad_request
-from tsunagu.search.parameters import COLUMN_PARAMS, MODULES, IndexedParam
+from tsunagu.search.parameters import COLUMN_PARAMS, MODULES, CompositeRows, IndexedParam
 from tsunagu.search.params import date as date_param
 from tsunagu.search.params import token
 from tsunagu.search.params.common import split_escaped
@@ -291,33 +291,23 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]
 
 
 def _composite(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:
-    """Component values that come from the same element (rows sharing `grp`)."""
+    """Component values that come from the same element: a composite's own rows sharing
+    `grp`, or the plain parameters' rows of one resource (`CompositeRows`)."""
     components = crit.param.components
     names = [aliases("p") for _ in components]
     tables = [MODULES[c.type].TABLE for c in components]
     joins = "".join(
         f" JOIN {tables[i]} {names[i]} ON {names[i]}.res_key = {names[0]}.res_key"
-        f" AND {names[i]}.grp = {names[0]}.grp"
         for i in range(1, len(components))
     )
     first = names[0]
-    # An alias (`search.aliases`) reads the component rows of its sources, each pairing
-    # its own rows only.
-    owners = [s.code for s in crit.param.sources] or [crit.param.code]
+    # An alias (`search.aliases`) reads the values of its sources, each pairing its own rows.
+    owners = [_value_rows(names, rows) for rows in crit.param.composite_rows]
+    keys = join(owners, "OR")
+    table = f"{tables[0]} {first}{joins}"
     if crit.modifier == "missing":
-        key = one_of(f"{first}.param", [f"{owner}#0" for owner in owners])
         negated = crit.values[0] == "true"
-        return KeySet(f"{tables[0]} {first}", first, types, key, _LAST_RESORT + 2, negated)
-    keys = join(
-        (
-            join(
-                (Fragment(f"{n}.param = ?", (f"{owner}#{i}",)) for i, n in enumerate(names)),
-                "AND",
-            )
-            for owner in owners
-        ),
-        "OR",
-    )
+        return KeySet(table, first, types, keys, _LAST_RESORT + 2, negated)
     alternatives = []
     for value in crit.values:
         parts = split_escaped(value, "$")
@@ -337,7 +327,19 @@ def _composite(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> Ke
             )
         )
     matches = join(alternatives, "OR")
-    return KeySet(f"{tables[0]} {first}{joins}", first, types, keys & matches, rank=3)
+    # Each source's rows and each value as an arm of their own: one index range each.
+    arms = tuple(owner & alternative for owner in owners for alternative in alternatives)
+    if len(arms) > _MAX_ARMS:
+        arms = ()
+    return KeySet(table, first, types, keys & matches, rank=3, arms=arms)
+
+
+def _value_rows(names: list[str], rows: CompositeRows) -> Fragment:
+    """Rows `names` (one per component) that hold one value of a composite."""
+    parts = [Fragment(f"{n}.param = ?", (code,)) for n, code in zip(names, rows.codes, strict=True)]
+    if rows.grouped:
+        parts += [Fragment(f"{n}.grp = {names[0]}.grp") for n in names[1:]]
+    return join(parts, "AND")
 
 
 def _chain(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:

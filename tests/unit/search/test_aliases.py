@@ -8,7 +8,7 @@ import pytest
 
 from tests.unit.search.r4_package import example_resources
 from tsunagu.fhir.definitions import SearchParameterDef, load_definitions
-from tsunagu.search.aliases import Candidate, Source, branches, find_sources
+from tsunagu.search.aliases import Candidate, Source, branches, component_sources, find_sources
 from tsunagu.search.index import index_resource, stale_row_codes
 from tsunagu.search.parameters import MODULES, IndexedParam, SearchRegistry
 from tsunagu.search.params import token
@@ -84,6 +84,46 @@ def test_a_posted_parameter_never_takes_the_rows_of_a_core_one() -> None:
     assert find_sources("Patient", params) == {"a-name": (Source("name"),)}
 
 
+def test_a_composite_on_the_resource_pairs_plain_parameters_that_select_its_components() -> None:
+    def composite(code: str, value: str, custom: bool = False) -> Candidate:
+        return Candidate(
+            code, "composite", "Observation", True, custom, ("token code", f"quantity {value}")
+        )
+
+    params = _by_code(
+        _candidate("code", "token", "Observation.code | Condition.code"),
+        _candidate(
+            "value-quantity",
+            "quantity",
+            "(Observation.value as Quantity) | (Observation.value as SampledData)",
+        ),
+        _candidate("value-range", "quantity", "(Observation.value as Range)"),
+        _candidate("patient-code", "token", "Observation.code.where(false)"),
+        composite("code-value-quantity", "value.as(Quantity)"),
+        composite("code-value-any", "value"),
+        composite("code-value-range", "value.as(Range)"),
+        Candidate(
+            "code-value-per-component",
+            "composite",
+            "Observation.component",
+            True,
+            components=("token code", "quantity value.as(Quantity)"),
+        ),
+    )
+    rowless = {"quantity": frozenset({"SampledData"})}
+
+    def pairs(code: str, aliases: dict[str, object] | None = None) -> tuple[str, ...]:
+        return component_sources("Observation", code, params, aliases or {}, rowless)
+
+    # The SampledData branch gives no quantity rows; `(X as T)` is `X.as(T)`.
+    assert pairs("code-value-quantity") == ("code", "value-quantity")
+    assert pairs("code-value-range") == ("code", "value-range")
+    assert pairs("code-value-any") == ()  # no parameter selects every `value`
+    assert pairs("code-value-per-component") == ()  # one value per component, not per resource
+    assert pairs("code-value-quantity", {"code": ()}) == ()  # an alias writes no rows
+    assert component_sources("Observation", "code-value-quantity", params, {}, {}) == ()
+
+
 def test_the_registry_knows_the_r4_aliases_and_does_not_index_them(
     registry: SearchRegistry,
 ) -> None:
@@ -99,6 +139,12 @@ def test_the_registry_knows_the_r4_aliases_and_does_not_index_them(
         "code-value-quantity",
         "component-code-value-quantity",
     }
+    assert observation["code-value-quantity"].component_sources == ("code", "value-quantity")
+    assert observation["code-value-concept"].component_sources == ("code", "value-concept")
+    # `value.as(DateTime)` is not written as `value-date`'s `as dateTime`, and `value-string`
+    # also selects a CodeableConcept's text: these keep rows of their own.
+    assert observation["code-value-date"].component_sources == ()
+    assert observation["code-value-string"].component_sources == ()
     audit = registry.for_type("AuditEvent")["patient"]
     assert set(audit.sources) == {Source("agent", "Patient"), Source("entity", "Patient")}
     rows = index_resource(
@@ -112,6 +158,15 @@ def test_the_registry_knows_the_r4_aliases_and_does_not_index_them(
     )
     assert {row[0] for table in rows.values() for row in table} >= {"subject", "code"}
     assert not {"patient", "combo-code"} & {row[0] for table in rows.values() for row in table}
+    weight = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+        "valueQuantity": {"value": 60, "unit": "kg"},
+    }
+    written = {row[0] for table in index_resource(weight, registry).values() for row in table}
+    assert {"code", "value-quantity"} <= written
+    assert not any(code.startswith("code-value-quantity") for code in written)
 
 
 def _own_rows(param: IndexedParam, resource: dict[str, Any]) -> set[tuple[Any, ...]]:
@@ -162,25 +217,31 @@ def _own_pairs(param: IndexedParam, resource: dict[str, Any]) -> set[Pair]:
 
 
 def _source_pairs(param: IndexedParam, rows: dict[str, list[tuple[Any, ...]]]) -> set[Pair]:
-    """The composite values its searches read: each source's component rows, by `grp`."""
+    """The composite values its searches read: each source's component rows, by `grp`, or
+    the plain parameters' rows of the resource (one value, if each has rows)."""
     found: set[Pair] = set()
-    for source in param.sources:
-        groups: dict[int, list[set[tuple[Any, ...]]]] = {}
-        for i, component in enumerate(param.components):
+    for where in param.composite_rows:
+        groups: dict[int | None, list[set[tuple[Any, ...]]]] = {}
+        for i, (component, code) in enumerate(zip(param.components, where.codes, strict=True)):
             for row in rows[MODULES[component.type].TABLE]:
-                if row[0] == f"{source.code}#{i}":
+                if row[0] == code:
+                    assert (row[1] is None) is not where.grouped
                     parts = groups.setdefault(row[1], [set() for _ in param.components])
                     parts[i].add(tuple(row[2:]))
-        found |= {tuple(frozenset(p) for p in parts) for parts in groups.values()}
+        found |= {tuple(frozenset(p) for p in parts) for parts in groups.values() if all(parts)}
     return found
 
 
 def test_every_r4_example_finds_through_the_sources_what_the_alias_selects(
     registry: SearchRegistry,
 ) -> None:
-    checked = composites = 0
+    checked = composites = paired = 0
     for resource in example_resources():
-        aliases = [p for p in registry.for_type(resource["resourceType"]).values() if p.sources]
+        aliases = [
+            p
+            for p in registry.for_type(resource["resourceType"]).values()
+            if p.sources or p.component_sources
+        ]
         if not aliases:
             continue
         rows = index_resource(resource, registry)
@@ -189,12 +250,14 @@ def test_every_r4_example_finds_through_the_sources_what_the_alias_selects(
                 pairs = _own_pairs(param, resource)
                 assert _source_pairs(param, rows) == pairs, (resource.get("id"), param.code)
                 composites += bool(pairs)
+                paired += bool(pairs) and bool(param.component_sources)
                 continue
             own = _own_rows(param, resource)
             assert _source_rows(param, rows) == own, (resource.get("id"), param.code)
             checked += bool(own)
     assert checked > 200  # the examples do exercise them
     assert composites > 20
+    assert paired > 20
 
 
 def test_row_codes_are_kept_until_the_custom_parameters_change() -> None:
@@ -220,14 +283,15 @@ def test_stale_row_codes_are_those_no_parameter_writes_any_more() -> None:
         ("Patient", "phonetic"),  # read from `name`'s rows
         ("Patient", "identifier|of-type"),
         ("Observation", "code"),
-        ("Observation", "code-value-quantity#0"),
+        ("Observation", "code-value-string#0"),
+        ("Observation", "code-value-quantity#0"),  # pairs the `code` and `value-quantity` rows
         ("Observation", "combo-code"),  # read from `code` and `component-code`
         ("Observation", "patient"),  # read from `subject`
         ("Observation", "retired-param"),
         ("Observation", "_tag"),
     ]
     assert stale_row_codes(registry, found) == {
-        "Observation": ("combo-code", "patient", "retired-param"),
+        "Observation": ("code-value-quantity#0", "combo-code", "patient", "retired-param"),
         "Patient": ("phonetic",),
     }
     # A posted parameter writes rows of its own: they are not stale.
@@ -236,4 +300,8 @@ def test_stale_row_codes_are_those_no_parameter_writes_any_more() -> None:
         base=("Observation",), type="string", expression="Observation.note.authorString",
     )  # fmt: skip
     registry.set_custom([posted])
-    assert stale_row_codes(registry, found)["Observation"] == ("combo-code", "patient")
+    assert stale_row_codes(registry, found)["Observation"] == (
+        "code-value-quantity#0",
+        "combo-code",
+        "patient",
+    )

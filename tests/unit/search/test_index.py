@@ -30,8 +30,9 @@ def reference_rows(resource: Json, registry: SearchRegistry) -> IndexRows:
     (their sources' rows hold their values: `test_aliases.py`)."""
     out: IndexRows = {table: [] for table in TABLES}
     for code, param in registry.for_type(resource["resourceType"]).items():
-        if param.extractor is None or param.sources:
+        if not param.writes_rows:
             continue
+        assert param.extractor is not None
         values = param.extractor(resource)
         if not values:
             continue

@@ -18,13 +18,18 @@ from tsunagu.search.sql import Fragment
 TABLE = "search_quantity"
 COLUMNS = ("system", "code", "unit", "low", "high")
 Row = tuple[str, str, str, float, float]
+# Values of these types give no rows: a SampledData (in `Observation.value-quantity`) is a
+# series, not a quantity. `search.aliases` relies on it (`value-quantity` then selects what
+# `code-value-quantity`'s `value.as(Quantity)` does).
+SKIPPED_TYPES = frozenset({"SampledData"})
 
 
 def rows(values: list[TypedValue]) -> list[Row]:
     """Index rows for Quantity and Range values."""
     out: set[Row] = set()
     for typed in values:
-        out.update(_rows(typed.value))
+        if typed.fhir_type not in SKIPPED_TYPES:
+            out.update(_rows(typed.value))
     return sorted(out)
 
 
