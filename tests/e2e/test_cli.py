@@ -56,6 +56,18 @@ def test_unknown_database_scheme_fails_clearly(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_an_unreachable_postgresql_fails_at_once_with_its_reason(tmp_path: Path) -> None:
+    # Port 1 refuses: the reason comes back on the first attempt, not after the pool's 30 s of
+    # retries (the subprocess would time out first).
+    url = "postgresql://tsunagu@127.0.0.1:1/tsunagu"
+    result = run_tsunagu("info", "--database", url, cwd=tmp_path, timeout=25)
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "the database operation failed: connection failed" in message
+    assert "Traceback" not in result.stderr
+    assert "WARNING" not in result.stderr  # no pool retries logged
+
+
 def test_a_database_that_fails_ends_with_one_line_not_a_traceback(tmp_path: Path) -> None:
     folder = tmp_path / "not-a-file"
     folder.mkdir()  # SQLite cannot open a folder as its database

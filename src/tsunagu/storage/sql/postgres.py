@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 from tsunagu.fhir import jsonio
 from tsunagu.storage.sql.dialect import Connection, Statement, upsert_clause
 
+_CONNECT_TIMEOUT_S = 10  # the first connection (see `PostgresDialect.__init__`)
 _HEAD = ("resourceType", "id", "meta")
 
 
@@ -54,6 +55,10 @@ class PostgresDialect:
     }
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        # One connection first: a database that cannot be reached (refused, unknown host,
+        # wrong password) fails here at once with its reason, instead of after the pool's
+        # 30 seconds of retries, each logged as a warning, and a timeout that names none.
+        psycopg.connect(url, connect_timeout=_CONNECT_TIMEOUT_S, autocommit=True).close()
         self._pool = ConnectionPool(
             url,
             min_size=1,
