@@ -110,3 +110,26 @@ def test_observation_composites_pair_its_code_and_value_rows(client: TestClient)
     assert _ids(client, "code-value-quantity:missing=true") == ["ecg", "no-value", "smoker"]
     assert _ids(client, "code-value-concept:missing=false") == ["smoker"]
     assert _ids(client, "code-value-concept:missing=true") == ["ecg", "glucose", "no-value"]
+
+
+def test_reverse_chaining_finds_the_patient_by_a_paired_composite(client: TestClient) -> None:
+    patient = {"resourceType": "Patient", "id": "p1"}
+    assert client.put("/fhir/Patient/p1", json=patient).status_code == 201
+    glucose = {
+        "resourceType": "Observation",
+        "id": "g1",
+        "status": "final",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": LOINC, "code": "15074-8"}]},
+        "valueQuantity": {"value": 11.2, "unit": "mmol/L"},
+    }
+    assert client.put("/fhir/Observation/g1", json=glucose).status_code == 201
+
+    def patients(query: str) -> list[str]:
+        response = client.get(f"/fhir/Patient?{query}")
+        assert response.status_code == 200, response.text
+        return [e["resource"]["id"] for e in response.json().get("entry", [])]
+
+    assert patients("_has:Observation:subject:code-value-quantity=15074-8$gt10") == ["p1"]
+    assert patients("_has:Observation:subject:code-value-quantity=15074-8$lt10") == []
+    assert patients("_has:Observation:subject:combo-code-value-quantity=15074-8$11.2") == ["p1"]
