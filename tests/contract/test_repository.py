@@ -212,7 +212,7 @@ def test_prune_index_deletes_only_rows_no_parameter_writes(
         conn.execute(
             "INSERT INTO search_string (res_key, resource_type, param, grp, norm, exact)"
             " SELECT res_key, resource_type, 'phonetic', grp, norm, exact FROM search_string"
-            " WHERE param = 'name'"
+            " WHERE param IN ('name', 'family')"  # `name` leaves out what `family` holds
         )
         conn.execute(
             "INSERT INTO search_reference (res_key, resource_type, param, grp, target_type,"

@@ -109,3 +109,17 @@ def test_a_combo_composite_reads_each_source_by_code(repo: SqlRepository) -> Non
         ranges = [line for line in plan.splitlines() if "AND (code = '8867-4'::text)" in line]
         assert len(ranges) == 2
         assert all("(param = " in line for line in ranges)
+
+
+def test_a_name_search_reads_its_rows_and_its_parts_by_prefix(repo: SqlRepository) -> None:
+    # `name` keeps only what `family` and `given` do not hold: one prefix range per code (with
+    # `param IN (...)`, PostgreSQL 15 read every string row of every Patient).
+    query = parse(repo.registry, ["Patient"], [("name", "ヤマダ")])
+    plan = _plan(repo, query)
+    if repo.dialect.name == "sqlite":
+        ranges = plan.count("search_string_lookup0 (resource_type=? AND param=? AND norm>? AND")
+    else:
+        lines = [line for line in plan.splitlines() if "Index Cond" in line and "norm >=" in line]
+        ranges = sum("(param = '" in line for line in lines)
+        assert ranges == len(lines)
+    assert ranges == 3

@@ -18,6 +18,11 @@ selects: its `code` component is `Observation.code`, the `code` parameter, and i
 `value.as(Quantity)` the `value-quantity` parameter (whose SampledData branch gives no quantity
 rows). Its searches pair the plain parameters' rows of one resource (`component_sources`).
 
+A string parameter on a name or an address indexes the strings of all its parts, and other
+parameters index some of those parts alone: `Patient.name` holds what `family` (`Patient.name.
+family`) and `given` hold. Its own rows keep only the rest (text, prefixes, full names), and
+its searches read its rows and theirs together (`part_sources`).
+
 This works on the expression text, one union branch (`|`) at a time, and only recognises
 branches written alike (`(X as T)` and `X.as(T)` are alike); anything else keeps rows of its
 own.
@@ -26,7 +31,7 @@ own.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 _WHERE_RESOLVE = re.compile(r"(.+)\.where\(resolve\(\) is ([A-Za-z]+)\)")
@@ -89,6 +94,41 @@ _AS_FUNCTION = re.compile(r"\.as\(([A-Za-z]+)\)$")
 def _normal(branch: str) -> str:
     """A branch with `(X as T)` written as `X.as(T)`: the same filter (see `fhirpath`)."""
     return _AS_OPERATOR.sub(r"\1.as(\2)", branch)
+
+
+def part_sources(
+    resource_type: str,
+    code: str,
+    params: Mapping[str, Candidate],
+    aliases: Mapping[str, object],
+    parts_of: Callable[[str], frozenset[str]],
+) -> tuple[str, ...]:
+    """The string parameters that each select one part of what string parameter `code`
+    selects (`Patient.name.family` of `Patient.name`): every branch of theirs is a branch of
+    `code`'s followed by one of the parts that `parts_of(branch)` says its rows include.
+    Their rows hold those values, so `code` need not write them again. Aliases write no
+    rows and never take part; a core parameter never relies on a posted one's rows."""
+    whole = params[code]
+    if whole.type != "string" or not whole.indexable or whole.expression is None:
+        return ()
+    own = branches(whole.expression, resource_type)
+    parts = {f"{b}.{part}" for b in own for part in parts_of(b)}
+    if not parts:
+        return ()
+    return tuple(
+        sorted(
+            c
+            for c, p in params.items()
+            if c != code
+            and p.type == "string"
+            and p.indexable
+            and c not in aliases
+            and p.custom <= whole.custom
+            and p.expression
+            and (shape := branches(p.expression, resource_type))
+            and shape <= parts
+        )
+    )
 
 
 def component_sources(

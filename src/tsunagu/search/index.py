@@ -13,7 +13,7 @@ from typing import Any
 from tsunagu.search.fhirpath import Extractor, TypedValue
 from tsunagu.search.fhirpath.compiler import FastExtractor
 from tsunagu.search.parameters import MODULES, IndexedParam, IndexingPlan, SearchRegistry
-from tsunagu.search.params import token
+from tsunagu.search.params import string, token
 from tsunagu.search.roots import element_names
 
 TABLES = tuple(sorted({module.TABLE for module in MODULES.values()}))
@@ -56,8 +56,9 @@ def index_resource(
     `only`: the rows of these parameters alone (reindexing one parameter, see `row_codes`).
     """
     resource_type = resource["resourceType"]
+    plan = registry.indexing(resource_type)
     if skip_absent:
-        entries = _entries_for(registry.indexing(resource_type), resource, resource_type)
+        entries = _entries_for(plan, resource, resource_type)
     else:
         entries = _prepare(
             resource_type,
@@ -91,7 +92,21 @@ def index_resource(
         if of_type is not None:
             head = (*prefix, of_type, None)
             out[table].extend([head + row for row in token.of_type_rows(values)])
+    if plan.parts:
+        _leave_out_parts(out[string.TABLE], plan.parts, len(prefix))
     return out
+
+
+def _leave_out_parts(
+    rows: list[tuple[Any, ...]], parts: tuple[tuple[str, frozenset[str]], ...], at: int
+) -> None:
+    """Drop, from the rows of a parameter with parts (`name`), the strings that its parts'
+    rows (`family`, `given`) hold: its searches read those too (`search.aliases`). `at` is
+    where the `param` column is in a row."""
+    for code, codes in parts:
+        held = {row[at + 2 :] for row in rows if row[at] in codes}
+        if held:
+            rows[:] = [row for row in rows if row[at] != code or row[at + 2 :] not in held]
 
 
 def row_codes(registry: SearchRegistry, resource_type: str, codes: Iterable[str]) -> set[str]:
@@ -109,6 +124,8 @@ def row_codes(registry: SearchRegistry, resource_type: str, codes: Iterable[str]
         if param.component_sources:
             out |= row_codes(registry, resource_type, param.component_sources)
             continue
+        if param.part_sources:
+            out |= row_codes(registry, resource_type, param.part_sources)
         out.add(code)
         if param.type == "token":
             out.add(code + token.OF_TYPE)

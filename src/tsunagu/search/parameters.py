@@ -13,7 +13,13 @@ from types import ModuleType
 from typing import Any
 
 from tsunagu.fhir.definitions import Definitions, SearchParameterDef
-from tsunagu.search.aliases import Candidate, Source, component_sources, find_sources
+from tsunagu.search.aliases import (
+    Candidate,
+    Source,
+    component_sources,
+    find_sources,
+    part_sources,
+)
 from tsunagu.search.fhirpath import Extractor, ExtractorCache, TypedValue
 from tsunagu.search.params import date, number, quantity, reference, string, token, uri
 from tsunagu.search.params.common import ParamSpec
@@ -103,6 +109,9 @@ class IndexedParam:
     sources: tuple[Source, ...] = ()
     # A composite whose components are these plain parameters (one each): it writes no rows.
     component_sources: tuple[str, ...] = ()
+    # String parameters that index parts of its values (`family` of `name`): its searches
+    # read their rows too, and its own rows leave out the strings theirs hold.
+    part_sources: tuple[str, ...] = ()
     # A composite's values: its own rows, its components' plain parameters' or its sources'.
     composite_rows: tuple[CompositeRows, ...] = ()
 
@@ -131,6 +140,9 @@ class IndexingPlan:
 
     always: tuple[tuple[str, IndexedParam], ...]
     by_root: Mapping[str, tuple[tuple[str, IndexedParam], ...]]
+    # (code, its parts' codes) of the parameters with `part_sources`, whose own rows leave out
+    # the strings their parts' rows hold.
+    parts: tuple[tuple[str, frozenset[str]], ...] = ()
     # What `index.index_resource` derives from the plan and keeps: the parameters to run
     # for each shape (set of keys) of resource seen, ready to evaluate.
     derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -196,8 +208,19 @@ class SearchRegistry:
                 )
         posted = {id(c) for c in self._custom}
         custom_codes = {code for code, p in params.items() if id(p.definition) in posted}
-        self._by_type[resource_type] = _with_sources(resource_type, params, custom_codes)
+        self._by_type[resource_type] = _with_sources(
+            resource_type, params, custom_codes, self._parts_of
+        )
         return self._by_type[resource_type]
+
+    def _parts_of(self, branch: str) -> frozenset[str]:
+        """The parts whose strings a string parameter's rows include, for a branch that
+        selects an element of a type with parts (`Patient.name`: a HumanName's)."""
+        owner, _, name = branch.partition(".")
+        info = self.definitions.element_types(owner).get(name) if name else None
+        if info is None or len(info.types) != 1:
+            return frozenset()
+        return frozenset(string.PARTS.get(info.types[0], ()))
 
     def _components(self, definition: SearchParameterDef) -> tuple[Component, ...] | None:
         """Compiled components of a composite parameter (None if one is unusable)."""
@@ -216,15 +239,18 @@ class SearchRegistry:
         if plan is None:
             always: list[tuple[str, IndexedParam]] = []
             by_root: dict[str, list[tuple[str, IndexedParam]]] = {}
+            parts: list[tuple[str, frozenset[str]]] = []
             for code, param in self.for_type(resource_type).items():
                 if not param.writes_rows:
                     continue
+                if param.part_sources:
+                    parts.append((code, frozenset(param.part_sources)))
                 if param.roots is None:
                     always.append((code, param))
                 for root in param.roots or ():
                     by_root.setdefault(root, []).append((code, param))
             plan = self._plans[resource_type] = IndexingPlan(
-                tuple(always), {root: tuple(ps) for root, ps in by_root.items()}
+                tuple(always), {root: tuple(ps) for root, ps in by_root.items()}, tuple(parts)
             )
         return plan
 
@@ -271,7 +297,10 @@ class SearchRegistry:
 
 
 def _with_sources(
-    resource_type: str, params: dict[str, IndexedParam], custom: set[str]
+    resource_type: str,
+    params: dict[str, IndexedParam],
+    custom: set[str],
+    parts_of: Callable[[str], frozenset[str]],
 ) -> dict[str, IndexedParam]:
     """The parameters, the aliases among them given their sources (`search.aliases`)."""
     candidates = {
@@ -291,6 +320,26 @@ def _with_sources(
         for code, p in params.items()
     }
     found = find_sources(resource_type, candidates)
+    parted = {
+        code: found_parts
+        for code in params
+        if code not in found
+        and (found_parts := part_sources(resource_type, code, candidates, found, parts_of))
+    }
+    # An alias of a parameter with parts reads the parts' rows too (`phonetic` of `name`).
+    found = {
+        code: tuple(
+            dict.fromkeys(
+                extra
+                for source in sources
+                for extra in (
+                    source,
+                    *(Source(part, source.target_type) for part in parted.get(source.code, ())),
+                )
+            )
+        )
+        for code, sources in found.items()
+    }
     paired = {
         code: component_sources(resource_type, code, candidates, found, _ROWLESS)
         for code, p in params.items()
@@ -310,6 +359,7 @@ def _with_sources(
             p,
             sources=found.get(code, ()),
             component_sources=paired.get(code, ()),
+            part_sources=parted.get(code, ()),
             composite_rows=rows_of(code) if p.components else (),
         )
         for code, p in params.items()

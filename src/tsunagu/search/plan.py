@@ -221,28 +221,45 @@ def not_audit(s: str) -> Fragment:
 
 def param_rows(s: str, param: IndexedParam, key: str | None = None) -> Fragment:
     """Rows of index table alias `s` that hold the parameter's values: its own (`param` =
-    `key`, the code unless a modifier keeps rows apart, such as `:of-type`), or, for an
-    alias (`search.aliases`), its sources' rows with the same suffix."""
-    key = param.code if key is None else key
-    if not param.sources:
-        return Fragment(f"{s}.param = ?", (key,))
-    suffix = key[len(param.code) :]
-    plain = [src.code + suffix for src in param.sources if src.target_type is None]
-    restricted = [src for src in param.sources if src.target_type is not None]
+    `key`, the code unless a modifier keeps rows apart, such as `:of-type`) and its parts'
+    (`name`: also `family` and `given`), or, for an alias (`search.aliases`), its sources'
+    rows with the same suffix."""
+    plain, restricted = _row_codes(s, param, key)
     arms = [one_of(f"{s}.param", plain)] if plain else []
+    arms += restricted
+    if len(arms) == 1:
+        return arms[0]
+    return join(arms, "OR")
+
+
+def _row_arms(s: str, param: IndexedParam, key: str) -> list[Fragment]:
+    """`param_rows` as alternatives, one per row code (or restricted source)."""
+    plain, restricted = _row_codes(s, param, key)
+    return [Fragment(f"{s}.param = ?", (code,)) for code in plain] + restricted
+
+
+def _row_codes(s: str, param: IndexedParam, key: str | None) -> tuple[list[str], list[Fragment]]:
+    """The row codes of `param_rows`, and the conditions of the sources restricted to a
+    target type."""
+    key = param.code if key is None else key
+    suffix = key[len(param.code) :]
+    if param.part_sources:  # its rows and its parts' (`search.aliases.part_sources`)
+        return [key, *(part + suffix for part in param.part_sources)], []
+    if not param.sources:
+        return [key], []
+    plain = [src.code + suffix for src in param.sources if src.target_type is None]
     # `where(resolve() is T)`: a local reference to a T, or another server's URL naming one
     # (stored with its URL only, see `params.reference`).
-    arms += [
+    restricted = [
         Fragment(
             f"{s}.param = ? AND ({s}.target_type = ?"
             f" OR ({s}.target_type IS NULL AND {s}.url LIKE ?))",
             (src.code + suffix, src.target_type, f"%/{src.target_type}/%"),
         )
-        for src in restricted
+        for src in param.sources
+        if src.target_type is not None
     ]
-    if len(arms) == 1:
-        return arms[0]
-    return join(arms, "OR")
+    return plain, restricted
 
 
 def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]) -> Part:
@@ -268,7 +285,8 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]
             code="not-supported",
         )
     s = aliases("s")
-    key = param_rows(s, crit.param, module.param_key(crit.param.spec, crit.modifier))
+    row_key = module.param_key(crit.param.spec, crit.modifier)
+    key = param_rows(s, crit.param, row_key)
     table = f"{module.TABLE} {s}"
     if crit.modifier == "missing":
         negated = crit.values[0] == "true"
@@ -284,9 +302,13 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]
     elif module is date_param and date_param.within_a_day(crit.param.spec, crit.values):
         rank = 3  # one day (a birthdate) is narrower than a name prefix, not than a code
     negated = crit.modifier == "not" and module is token
-    arms = ()
-    if 1 < len(alternatives) <= _MAX_ARMS:
-        arms = tuple(key & alternative for alternative in alternatives)
+    # Each row code (`name`, `family`, `given`) and each value as an arm of its own: one
+    # index range each, where `param IN (...)` with a range on the next column makes
+    # PostgreSQL scan every row of the type.
+    row_arms = _row_arms(s, crit.param, row_key)
+    arms: tuple[Fragment, ...] = ()
+    if 1 < len(row_arms) * len(alternatives) <= _MAX_ARMS:
+        arms = tuple(rows & alternative for rows in row_arms for alternative in alternatives)
     return KeySet(table, s, types, key & matches, rank, negated, arms=arms)
 
 

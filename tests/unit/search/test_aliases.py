@@ -8,10 +8,17 @@ import pytest
 
 from tests.unit.search.r4_package import example_resources
 from tsunagu.fhir.definitions import SearchParameterDef, load_definitions
-from tsunagu.search.aliases import Candidate, Source, branches, component_sources, find_sources
+from tsunagu.search.aliases import (
+    Candidate,
+    Source,
+    branches,
+    component_sources,
+    find_sources,
+    part_sources,
+)
 from tsunagu.search.index import index_resource, stale_row_codes
 from tsunagu.search.parameters import MODULES, IndexedParam, SearchRegistry
-from tsunagu.search.params import token
+from tsunagu.search.params import string, token
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +131,30 @@ def test_a_composite_on_the_resource_pairs_plain_parameters_that_select_its_comp
     assert component_sources("Observation", "code-value-quantity", params, {}, {}) == ()
 
 
+def test_a_name_reads_the_rows_of_the_parameters_of_its_parts() -> None:
+    params = _by_code(
+        _candidate("name", "string", "Patient.name"),
+        _candidate("family", "string", "Patient.name.family | Practitioner.name.family"),
+        _candidate("given", "string", "Patient.name.given"),
+        _candidate("period", "string", "Patient.name.period"),  # not a part with strings
+        _candidate("family-text", "string", "Patient.name.family.text"),
+        _candidate("contact-family", "string", "Patient.contact.name.family"),
+        Candidate("my-given", "string", "Patient.name.given", True, custom=True),
+    )
+
+    def parts_of(branch: str) -> frozenset[str]:
+        return frozenset(string.PARTS["HumanName"]) if branch == "Patient.name" else frozenset()
+
+    def parts(code: str, aliases: dict[str, object] | None = None) -> tuple[str, ...]:
+        return part_sources("Patient", code, params, aliases or {}, parts_of)
+
+    # A core parameter never relies on the rows of a posted one (`my-given`).
+    assert parts("name") == ("family", "given")
+    assert parts("name", {"given": ()}) == ("family",)  # an alias writes no rows
+    assert parts("family") == ()
+    assert part_sources("Patient", "name", params, {}, lambda branch: frozenset()) == ()
+
+
 def test_the_registry_knows_the_r4_aliases_and_does_not_index_them(
     registry: SearchRegistry,
 ) -> None:
@@ -134,7 +165,18 @@ def test_the_registry_knows_the_r4_aliases_and_does_not_index_them(
         "component-value-quantity",
     }
     assert registry.get("Patient", "phonetic") is not None
-    assert registry.for_type("Patient")["phonetic"].sources == (Source("name"),)
+    assert registry.for_type("Patient")["phonetic"].sources == (
+        Source("name"),
+        Source("family"),
+        Source("given"),
+    )
+    assert registry.for_type("Patient")["name"].part_sources == ("family", "given")
+    assert registry.for_type("Practitioner")["address"].part_sources == (
+        "address-city",
+        "address-country",
+        "address-postalcode",
+        "address-state",
+    )
     assert {s.code for s in observation["combo-code-value-quantity"].sources} == {
         "code-value-quantity",
         "component-code-value-quantity",
@@ -230,6 +272,25 @@ def _source_pairs(param: IndexedParam, rows: dict[str, list[tuple[Any, ...]]]) -
                     parts[i].add(tuple(row[2:]))
         found |= {tuple(frozenset(p) for p in parts) for parts in groups.values() if all(parts)}
     return found
+
+
+def test_every_r4_example_finds_through_the_parts_what_the_whole_selects(
+    registry: SearchRegistry,
+) -> None:
+    checked = 0
+    for resource in example_resources():
+        params = registry.for_type(resource["resourceType"]).values()
+        wholes = [p for p in params if p.part_sources]
+        if not wholes:
+            continue
+        rows = index_resource(resource, registry)[string.TABLE]
+        for param in wholes:
+            own = _own_rows(param, resource)
+            read = {tuple(row[2:]) for row in rows if row[0] in (param.code, *param.part_sources)}
+            assert read == own, (resource.get("id"), param.code)
+            left_out = own - {tuple(row[2:]) for row in rows if row[0] == param.code}
+            checked += bool(left_out)
+    assert checked > 50  # the examples' names and addresses do have parts
 
 
 def test_every_r4_example_finds_through_the_sources_what_the_alias_selects(

@@ -14,7 +14,7 @@ from tsunagu.fhir.definitions import SearchParameterDef, load_definitions
 from tsunagu.search.fhirpath.compiler import FastExtractor
 from tsunagu.search.index import TABLES, IndexRows, index_resource
 from tsunagu.search.parameters import MODULES, ComputedParam, SearchRegistry
-from tsunagu.search.params import token
+from tsunagu.search.params import string, token
 
 Json = dict[str, Any]
 
@@ -57,6 +57,12 @@ def reference_rows(resource: Json, registry: SearchRegistry) -> IndexRows:
         if module is token:
             of_type = code + token.OF_TYPE
             out[module.TABLE].extend((of_type, None, *r) for r in token.of_type_rows(values))
+    # A parameter with parts (`name`) leaves out the strings its parts' rows hold.
+    for code, param in registry.for_type(resource["resourceType"]).items():
+        held = {row[2:] for row in out[string.TABLE] if row[0] in param.part_sources}
+        out[string.TABLE] = [
+            row for row in out[string.TABLE] if row[0] != code or row[2:] not in held
+        ]
     return out
 
 

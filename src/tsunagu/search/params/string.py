@@ -20,7 +20,7 @@ COLUMNS = ("norm", "exact")
 Row = tuple[str, str]
 
 # The parts of complex types that a string search looks into.
-_PARTS = {
+PARTS = {
     "HumanName": ("text", "family", "given", "prefix", "suffix"),
     "Address": ("text", "line", "city", "district", "state", "postalCode", "country"),
 }
@@ -42,8 +42,8 @@ def _strings(value: Any, fhir_type: str | None) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        kind = fhir_type if fhir_type in _PARTS else _shape(value)
-        for key in _PARTS.get(kind, ()):
+        kind = fhir_type if fhir_type in PARTS else _shape(value)
+        for key in PARTS.get(kind, ()):
             part = value.get(key)
             if isinstance(part, str):
                 yield part
