@@ -50,6 +50,10 @@ KNOWN = [
     ("AllergyIntolerance?patient=Patient/example&criticality=high", {"AllergyIntolerance/example"}),
     ("Patient?_has:Observation:subject:code=29463-7", {"Patient/example"}),
     ("Encounter?status=finished&subject:Patient.name=Roel", {"Encounter/f203"}),
+    # The spec's own `near` example (location.html), which the `hl7` Location answers (its
+    # published position has latitude and longitude the same way round), and Location/1.
+    ("Location?near=-83.694810|42.256500|11.20|km", {"Location/hl7"}),
+    ("Location?near=42.256500|-83.694810|11.20|km", {"Location/1"}),
 ]
 
 

@@ -21,7 +21,16 @@ from tsunagu.search.aliases import (
     part_sources,
 )
 from tsunagu.search.fhirpath import Extractor, ExtractorCache, TypedValue
-from tsunagu.search.params import date, number, quantity, reference, string, token, uri
+from tsunagu.search.params import (
+    date,
+    number,
+    position,
+    quantity,
+    reference,
+    string,
+    token,
+    uri,
+)
 from tsunagu.search.params.common import ParamSpec
 from tsunagu.search.roots import expression_roots
 
@@ -33,12 +42,14 @@ MODULES: Mapping[str, ModuleType] = {
     "quantity": quantity,
     "reference": reference,
     "uri": uri,
+    # The one special parameter of R4 with an expression: `Location.near`.
+    "special": position,
 }
 
 # Parameters answered from columns of the resource tables, not from index rows.
 COLUMN_PARAMS = frozenset({"_id", "_lastUpdated"})
 # Parameters the server does not implement (reported as ignored, or 400 when strict).
-UNSUPPORTED = frozenset({"_text", "_content", "_query", "_filter", "_list", "near"})
+UNSUPPORTED = frozenset({"_text", "_content", "_query", "_filter", "_list"})
 
 
 @dataclass(frozen=True)
@@ -179,7 +190,7 @@ class SearchRegistry:
             if resource_type in custom.base or "Resource" in custom.base:
                 merged[custom.code] = custom
         for code, definition in sorted(merged.items()):
-            if code in UNSUPPORTED or definition.type == "special":
+            if code in UNSUPPORTED or (definition.type == "special" and not definition.expression):
                 continue
             extractor = None
             if code not in COLUMN_PARAMS and definition.expression:

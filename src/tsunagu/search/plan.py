@@ -103,7 +103,15 @@ class KeySet:
 Part = KeySet | Fragment
 # Its reference rows are not in `search_reference_target` (see `not_audit`).
 AUDIT_TYPE = "AuditEvent"
-_RANKS = {"reference": 0, "token": 2, "string": 4, "uri": 5, "quantity": 6, "number": 6}
+_RANKS = {
+    "reference": 0,
+    "token": 2,
+    "special": 3,  # a position within a distance
+    "string": 4,
+    "uri": 5,
+    "quantity": 6,
+    "number": 6,
+}
 _LAST_RESORT = 7
 _MAX_ARMS = 32  # OR-ed values read as a UNION (see `KeySet.arms`); longer lists stay an OR
 

@@ -45,6 +45,7 @@ MODIFIERS: dict[str, frozenset[str]] = {
     "number": frozenset(),
     "quantity": frozenset(),
     "composite": frozenset(),
+    "special": frozenset(),
 }
 
 

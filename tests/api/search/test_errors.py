@@ -147,13 +147,3 @@ def test_strict_handling_accepts_known_parameters(server: SearchServer) -> None:
     assert status == 200, bundle
     assert entry_ids(bundle) == ["pat-01", "pat-02"]
     assert outcomes(bundle) == []
-
-
-def test_near_is_reported_as_unsupported(server: SearchServer) -> None:
-    query = "Location?near=35.681|139.767|10|km"
-    status, bundle = server.get(query)
-    assert status == 200, bundle
-    assert entry_ids(bundle) == []
-    (outcome,) = outcomes(bundle)
-    assert "near" in [e for i in outcome["issue"] for e in i.get("expression", [])]
-    _assert_refused(*server.get(query, headers=STRICT))

@@ -199,6 +199,19 @@ MIGRATIONS: list[tuple[int, str, Sequence[Statement]]] = [
             " WHERE target_id IS NOT NULL AND resource_type <> 'AuditEvent'",
         ],
     ),
+    (
+        11,
+        "positions for `near` (Location.position)",
+        [
+            # Indexed when written from now on; Locations stored before are found after
+            # `tsunagu reindex --type Location --param near`.
+            *_index_table(
+                "search_position",
+                "latitude {float} NOT NULL, longitude {float} NOT NULL",
+                "latitude, longitude",
+            ),
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
