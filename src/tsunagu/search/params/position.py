@@ -36,12 +36,8 @@ _RANGES = "緯度 -90〜90, 経度 -180〜180 / latitude -90..90, longitude -180
 
 def rows(values: list[TypedValue]) -> list[Row]:
     """Index rows: each position that has a latitude and a longitude on the globe."""
-    out: set[Row] = set()
-    for typed in values:
-        point = _point(typed.value)
-        if point is not None:
-            out.add(point)
-    return sorted(out)
+    points = {_point(typed.value) for typed in values}
+    return sorted(point for point in points if point is not None)
 
 
 def _point(value: Any) -> Row | None:
