@@ -6,6 +6,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.api.conftest import FHIR_JSON
+from tsunagu.cli.demo import demo_bundle
 
 STATIONS = {
     "tokyo": (35.6812, 139.7671),
@@ -68,3 +69,12 @@ def test_the_capability_statement_offers_near(client: TestClient) -> None:
     assert {"name": "near", "type": "special"}.items() <= next(
         p for p in location["searchParam"] if p["name"] == "near"
     ).items()
+
+
+def test_the_demo_clinic_is_found_near_tokyo_station(client: TestClient) -> None:
+    response = client.post("/fhir", json=demo_bundle(), headers=FHIR_JSON)
+    assert response.status_code == 200, response.text
+    found = client.get("/fhir/Location?near=35.6812|139.7671|1|km").json()
+    assert [e["resource"]["name"] for e in found["entry"]] == ["つなぐ内科クリニック 本院"]
+    far = client.get("/fhir/Location?near=34.7025|135.4959|50|km").json()  # Osaka
+    assert far.get("entry", []) == []

@@ -17,7 +17,7 @@ def test_demo_data_info_load_and_reindex(tmp_path: Path) -> None:
     info = run_tsunagu("info", "--database", database, cwd=tmp_path)
     assert info.returncode == 0, info.stderr
     count_line = next(line for line in info.stderr.splitlines() if line.startswith("resources:"))
-    assert count_line == "resources: 14"  # loading twice created nothing new
+    assert count_line == "resources: 15"  # loading twice created nothing new
 
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"resourceType": "Patient", "id": "cli-1", "gender": "male"}))
@@ -30,11 +30,11 @@ def test_demo_data_info_load_and_reindex(tmp_path: Path) -> None:
 
     reindexed = run_tsunagu("reindex", "--database", database, cwd=tmp_path)
     assert reindexed.returncode == 0, reindexed.stderr
-    assert "reindexed 15 resources" in reindexed.stderr
+    assert "reindexed 16 resources" in reindexed.stderr
     assert "Traceback" not in reindexed.stderr
     patients = run_tsunagu("reindex", "--type", "Patient", "--database", database, cwd=tmp_path)
     assert patients.returncode == 0, patients.stderr
-    assert "reindexed 15 resources" not in patients.stderr
+    assert "reindexed 16 resources" not in patients.stderr
     assert "reindexed " in patients.stderr
     unknown = run_tsunagu("reindex", "--type", "Patiant", "--database", database, cwd=tmp_path)
     assert unknown.returncode == 2

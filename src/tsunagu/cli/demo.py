@@ -28,7 +28,7 @@ PATIENTS = [
 
 def demo_bundle() -> dict[str, Any]:
     """A transaction Bundle with the demo clinic, its doctor, patients and their records."""
-    entries = [_clinic(), _doctor()]
+    entries = [_clinic(), _clinic_site(), _doctor()]
     for pid, family, given, kana_family, kana_given, sex, birth, member in PATIENTS:
         entries.append(_patient(pid, family, given, kana_family, kana_given, sex, birth, member))
     entries += [
@@ -76,6 +76,22 @@ def _clinic() -> dict[str, Any]:
             ],
             "name": "つなぐ内科クリニック",
             "address": [{"text": "東京都千代田区丸の内一丁目1番1号", "postalCode": "100-0005"}],
+        },
+    )
+
+
+def _clinic_site() -> dict[str, Any]:
+    """Where the clinic is, so that `Location?near=35.6812|139.7671|1|km` finds it."""
+    return _entry(
+        "loc",
+        "clinic",
+        {
+            "resourceType": "Location",
+            "status": "active",
+            "name": "つなぐ内科クリニック 本院",
+            "address": {"text": "東京都千代田区丸の内一丁目1番1号", "postalCode": "100-0005"},
+            "position": {"latitude": 35.6812, "longitude": 139.7671},
+            "managingOrganization": _ref("org", "clinic"),
         },
     )
 
