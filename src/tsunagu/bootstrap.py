@@ -14,6 +14,7 @@ from tsunagu.interactions.context import Context
 from tsunagu.interactions.operations.reindex import load_custom_parameters
 from tsunagu.interactions.operations.validate import ProfilePolicy
 from tsunagu.search.parameters import ComputedParam, SearchRegistry, UnindexedRegistry
+from tsunagu.search.valuesets import ValueSetCodes
 from tsunagu.security.tokens import Grant, issuer_for, mint_access_token
 from tsunagu.settings import Settings
 from tsunagu.storage.audit import AuditTrail
@@ -88,9 +89,10 @@ class Platform:
 def build_platform(settings: Settings) -> Platform:
     """Open storage (creating or migrating the schema), load definitions and custom params."""
     definitions = load_definitions()
-    registry = SearchRegistry(definitions, computed=COMPUTED_PARAMS)
+    value_sets = PackageValueSets(_shared_terminology)
+    registry = SearchRegistry(definitions, computed=COMPUTED_PARAMS, value_sets=value_sets)
     if not settings.search_index and settings.insecure_dev:  # honoured in insecure-dev only
-        registry = UnindexedRegistry(definitions)
+        registry = UnindexedRegistry(definitions, value_sets=value_sets)
     repository = open_repository(settings.database_url, registry, pool_size=settings.pool_size)
     trail = None
     if settings.audit or not settings.insecure_dev:  # audit is off only in insecure-dev
@@ -122,5 +124,30 @@ def build_validator(settings: Settings) -> ResourceValidator | None:
 
 @cache
 def _shared_validator() -> Validator:
-    index = PackageIndex.load_default()
-    return Validator(index, PackageTerminology(index))
+    return Validator(PackageIndex.load_default(), _shared_terminology())
+
+
+@cache
+def _shared_terminology() -> PackageTerminology:
+    """The value sets and code systems of the conformance packages (R4, JP Core, JP-CLINS)."""
+    return PackageTerminology(PackageIndex.load_default())
+
+
+class PackageValueSets:
+    """Search's value sets (`search.valuesets`) from the packages' terminology, loaded on
+    first use (a server that never searches with `:in` does not load it for that)."""
+
+    def __init__(self, terminology: Callable[[], PackageTerminology]) -> None:
+        self._terminology = terminology
+
+    def value_set_codes(self, url: str) -> ValueSetCodes | None:
+        terminology = self._terminology()
+        expansion = terminology.expansion(url)
+        if expansion is None:
+            return None
+        codes = frozenset(
+            (spelling, code)
+            for system, code in expansion.codes
+            for spelling in terminology.system_spellings(system)
+        )
+        return ValueSetCodes(codes, expansion.complete and not expansion.open_systems)

@@ -33,6 +33,7 @@ from tsunagu.search.params import (
 )
 from tsunagu.search.params.common import ParamSpec
 from tsunagu.search.roots import expression_roots
+from tsunagu.search.valuesets import ValueSets
 
 MODULES: Mapping[str, ModuleType] = {
     "token": token,
@@ -170,8 +171,11 @@ class SearchRegistry:
         definitions: Definitions,
         custom: Sequence[SearchParameterDef] = (),
         computed: Sequence[ComputedParam] = (),
+        value_sets: ValueSets | None = None,
     ) -> None:
         self.definitions = definitions
+        # What `:in` and `:not-in` expand (None: those modifiers are refused).
+        self.value_sets = value_sets
         self._custom = tuple(custom)
         self._computed = tuple(computed)
         self._by_type: dict[str, dict[str, IndexedParam]] = {}

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from tsunagu.fhir.outcomes import FhirError, bad_request
 from tsunagu.search.parameters import COLUMN_PARAMS, IndexedParam, SearchRegistry
+from tsunagu.search.valuesets import MAX_CODES
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
@@ -38,7 +39,7 @@ RESULT_PARAMS = frozenset(
 # Modifiers each parameter type accepts (besides `missing`, which all accept).
 MODIFIERS: dict[str, frozenset[str]] = {
     "string": frozenset({"exact", "contains"}),
-    "token": frozenset({"text", "not", "of-type"}),
+    "token": frozenset({"text", "not", "of-type", "in", "not-in"}),
     "reference": frozenset({"identifier"}),
     "uri": frozenset({"above", "below"}),
     "date": frozenset(),
@@ -205,10 +206,12 @@ def _criterion(
     param = _lookup(registry, types, code)
     if dot:
         return _chain(registry, param, modifier or None, rest, value, depth=depth)
-    return _plain(param, modifier or None, value)
+    return _plain(registry, param, modifier or None, value)
 
 
-def _plain(param: IndexedParam, modifier: str | None, value: str) -> Criterion:
+def _plain(
+    registry: SearchRegistry, param: IndexedParam, modifier: str | None, value: str
+) -> Criterion:
     if modifier == "missing":
         if value not in ("true", "false"):
             raise bad_request(
@@ -230,7 +233,58 @@ def _plain(param: IndexedParam, modifier: str | None, value: str) -> Criterion:
             f"パラメータ '{param.code}' に値がありません / parameter '{param.code}' has no value",
             expression=(param.code,),
         )
+    if modifier in ("in", "not-in"):
+        # The value set's codes, OR-ed; `:not-in` is `:not` of them all.
+        codes = _value_set_codes(registry, param, modifier, values)
+        return Criterion(param, "not" if modifier == "not-in" else None, codes)
     return Criterion(param, modifier, values)
+
+
+def _value_set_codes(
+    registry: SearchRegistry, param: IndexedParam, modifier: str, urls: tuple[str, ...]
+) -> tuple[str, ...]:
+    """`system|code` search values (escaped) of every code of the value sets `urls`."""
+    where = (f"{param.code}:{modifier}",)
+    found: set[tuple[str, str]] = set()
+    for url in urls:
+        expanded = None if registry.value_sets is None else registry.value_sets.value_set_codes(url)
+        if expanded is None:
+            raise bad_request(
+                f"値セット '{url}' はこのサーバーにありません / unknown value set '{url}'",
+                code="not-found",
+                expression=where,
+            )
+        if not expanded.complete:
+            raise bad_request(
+                f"値セット '{url}' はここで全てのコードに展開できません / value set '{url}' "
+                "cannot be expanded to all of its codes here",
+                code="not-supported",
+                expression=where,
+            )
+        found |= expanded.codes
+    if len(found) > MAX_CODES:
+        raise bad_request(
+            f"値セットのコードが多すぎます ({len(found)}、最大 {MAX_CODES}) / the value sets "
+            f"have {len(found)} codes, more than the {MAX_CODES} a search may use",
+            code="too-costly",
+            expression=where,
+        )
+    if not found:
+        raise bad_request(
+            f"値セット '{', '.join(urls)}' にコードがありません / value set has no codes",
+            expression=where,
+        )
+    # A `code` element (`gender`, `status`) is indexed without a system, which its binding
+    # implies: a code of the value set with no system matches too (`|code`).
+    systems = sorted({f"{_escape(system)}|{_escape(code)}" for system, code in found})
+    bare = sorted({f"|{_escape(code)}" for _, code in found})
+    return (*systems, *bare)
+
+
+def _escape(text: str) -> str:
+    """A part of a token value as the token parser reads it (`params.common.split_escaped`):
+    backslashes and bars escaped."""
+    return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def split_escaped_keep(value: str) -> list[str]:

@@ -149,12 +149,23 @@ class PackageTerminology:
         self._expansions: dict[str, Expansion | None] = {}
         self._by_url: dict[str, Mapping[str, Any]] | None = None
         self._answers: dict[tuple[str, str | None, str], Membership] = {}
+        self._spellings: dict[str, frozenset[str]] | None = None
 
     # --- the port and its helpers ---------------------------------------------------------
 
     def canonical_system(self, system: str) -> str:
         """The one URI standing for `system` and all its aliases."""
         return self._aliases.get(system, system)
+
+    def system_spellings(self, system: str) -> frozenset[str]:
+        """Every URI that names the same code system as `system` (its URI and OIDs)."""
+        if self._spellings is None:
+            spellings: dict[str, set[str]] = {}
+            for alias, canonical in self._aliases.items():
+                spellings.setdefault(canonical, {canonical}).add(alias)
+            self._spellings = {c: frozenset(found) for c, found in spellings.items()}
+        canonical = self.canonical_system(system)
+        return self._spellings.get(canonical, frozenset({canonical, system}))
 
     def same_system(self, a: str, b: str) -> bool:
         """Whether two system URIs name the same code system (URI/OID/version drift)."""
