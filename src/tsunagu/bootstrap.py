@@ -14,7 +14,7 @@ from tsunagu.interactions.context import Context
 from tsunagu.interactions.operations.reindex import load_custom_parameters
 from tsunagu.interactions.operations.validate import ProfilePolicy
 from tsunagu.search.parameters import ComputedParam, SearchRegistry, UnindexedRegistry
-from tsunagu.search.valuesets import ValueSetCodes
+from tsunagu.search.terminology import Direction, ValueSetCodes
 from tsunagu.security.tokens import Grant, issuer_for, mint_access_token
 from tsunagu.settings import Settings
 from tsunagu.storage.audit import AuditTrail
@@ -89,10 +89,10 @@ class Platform:
 def build_platform(settings: Settings) -> Platform:
     """Open storage (creating or migrating the schema), load definitions and custom params."""
     definitions = load_definitions()
-    value_sets = PackageValueSets(_shared_terminology)
-    registry = SearchRegistry(definitions, computed=COMPUTED_PARAMS, value_sets=value_sets)
+    terminology = PackageSearchTerminology(_shared_terminology)
+    registry = SearchRegistry(definitions, computed=COMPUTED_PARAMS, terminology=terminology)
     if not settings.search_index and settings.insecure_dev:  # honoured in insecure-dev only
-        registry = UnindexedRegistry(definitions, value_sets=value_sets)
+        registry = UnindexedRegistry(definitions, terminology=terminology)
     repository = open_repository(settings.database_url, registry, pool_size=settings.pool_size)
     trail = None
     if settings.audit or not settings.insecure_dev:  # audit is off only in insecure-dev
@@ -133,9 +133,10 @@ def _shared_terminology() -> PackageTerminology:
     return PackageTerminology(PackageIndex.load_default())
 
 
-class PackageValueSets:
-    """Search's value sets (`search.valuesets`) from the packages' terminology, loaded on
-    first use (a server that never searches with `:in` does not load it for that)."""
+class PackageSearchTerminology:
+    """Search's terminology (`search.terminology`) from the packages' value sets and code
+    systems, loaded on first use (a server that never searches with `:in` or a token's
+    `:below` does not load them for that)."""
 
     def __init__(self, terminology: Callable[[], PackageTerminology]) -> None:
         self._terminology = terminology
@@ -151,3 +152,13 @@ class PackageValueSets:
             for spelling in terminology.system_spellings(system)
         )
         return ValueSetCodes(codes, expansion.complete and not expansion.open_systems)
+
+    def related_codes(
+        self, system: str, code: str, direction: Direction
+    ) -> frozenset[tuple[str, str]] | None:
+        terminology = self._terminology()
+        codes = terminology.related_codes(system, code, below=direction == "below")
+        if codes is None:
+            return None
+        spellings = terminology.system_spellings(system)
+        return frozenset((spelling, found) for spelling in spellings for found in codes)

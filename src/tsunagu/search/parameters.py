@@ -33,7 +33,7 @@ from tsunagu.search.params import (
 )
 from tsunagu.search.params.common import ParamSpec
 from tsunagu.search.roots import expression_roots
-from tsunagu.search.valuesets import ValueSets
+from tsunagu.search.terminology import Terminology
 
 MODULES: Mapping[str, ModuleType] = {
     "token": token,
@@ -171,11 +171,11 @@ class SearchRegistry:
         definitions: Definitions,
         custom: Sequence[SearchParameterDef] = (),
         computed: Sequence[ComputedParam] = (),
-        value_sets: ValueSets | None = None,
+        terminology: Terminology | None = None,
     ) -> None:
         self.definitions = definitions
-        # What `:in` and `:not-in` expand (None: those modifiers are refused).
-        self.value_sets = value_sets
+        # What `:in`, `:not-in`, and a token's `:above`/`:below` expand (None: refused).
+        self.terminology = terminology
         self._custom = tuple(custom)
         self._computed = tuple(computed)
         self._by_type: dict[str, dict[str, IndexedParam]] = {}

@@ -14,7 +14,8 @@ from datetime import datetime
 
 from tsunagu.fhir.outcomes import FhirError, bad_request
 from tsunagu.search.parameters import COLUMN_PARAMS, IndexedParam, SearchRegistry
-from tsunagu.search.valuesets import MAX_CODES
+from tsunagu.search.params.common import split_escaped
+from tsunagu.search.terminology import MAX_CODES, Direction
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
@@ -39,7 +40,7 @@ RESULT_PARAMS = frozenset(
 # Modifiers each parameter type accepts (besides `missing`, which all accept).
 MODIFIERS: dict[str, frozenset[str]] = {
     "string": frozenset({"exact", "contains"}),
-    "token": frozenset({"text", "not", "of-type", "in", "not-in"}),
+    "token": frozenset({"text", "not", "of-type", "in", "not-in", "above", "below"}),
     "reference": frozenset({"identifier"}),
     "uri": frozenset({"above", "below"}),
     "date": frozenset(),
@@ -233,11 +234,44 @@ def _plain(
             f"パラメータ '{param.code}' に値がありません / parameter '{param.code}' has no value",
             expression=(param.code,),
         )
-    if modifier in ("in", "not-in"):
+    if param.type == "token" and modifier in ("in", "not-in"):
         # The value set's codes, OR-ed; `:not-in` is `:not` of them all.
         codes = _value_set_codes(registry, param, modifier, values)
         return Criterion(param, "not" if modifier == "not-in" else None, codes)
+    if param.type == "token" and modifier in ("above", "below"):
+        return Criterion(param, None, _related_codes(registry, param, modifier, values))
     return Criterion(param, modifier, values)
+
+
+def _related_codes(
+    registry: SearchRegistry, param: IndexedParam, modifier: str, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    """`system|code` search values of the codes at or below (above) each `system|code`."""
+    where = (f"{param.code}:{modifier}",)
+    found: set[tuple[str, str]] = set()
+    for value in values:
+        parts = split_escaped(value, "|")
+        if len(parts) != 2 or not all(parts):
+            raise bad_request(
+                f"'{param.code}:{modifier}' の値は system|code です / "
+                f"'{param.code}:{modifier}' takes system|code",
+                expression=where,
+            )
+        system, code = parts
+        direction: Direction = "below" if modifier == "below" else "above"
+        terminology = registry.terminology
+        related = (
+            None if terminology is None else terminology.related_codes(system, code, direction)
+        )
+        if related is None:
+            raise bad_request(
+                f"コード体系 '{system}' の階層をこのサーバーは知りません (コード '{code}') / "
+                f"this server cannot list the hierarchy of '{system}' for code '{code}'",
+                code="not-supported",
+                expression=where,
+            )
+        found |= related
+    return _code_values(found, where)
 
 
 def _value_set_codes(
@@ -247,7 +281,9 @@ def _value_set_codes(
     where = (f"{param.code}:{modifier}",)
     found: set[tuple[str, str]] = set()
     for url in urls:
-        expanded = None if registry.value_sets is None else registry.value_sets.value_set_codes(url)
+        expanded = (
+            None if registry.terminology is None else registry.terminology.value_set_codes(url)
+        )
         if expanded is None:
             raise bad_request(
                 f"値セット '{url}' はこのサーバーにありません / unknown value set '{url}'",
@@ -262,23 +298,27 @@ def _value_set_codes(
                 expression=where,
             )
         found |= expanded.codes
-    if len(found) > MAX_CODES:
-        raise bad_request(
-            f"値セットのコードが多すぎます ({len(found)}、最大 {MAX_CODES}) / the value sets "
-            f"have {len(found)} codes, more than the {MAX_CODES} a search may use",
-            code="too-costly",
-            expression=where,
-        )
     if not found:
         raise bad_request(
             f"値セット '{', '.join(urls)}' にコードがありません / value set has no codes",
             expression=where,
         )
+    values = _code_values(found, where)
     # A `code` element (`gender`, `status`) is indexed without a system, which its binding
     # implies: a code of the value set with no system matches too (`|code`).
-    systems = sorted({f"{_escape(system)}|{_escape(code)}" for system, code in found})
-    bare = sorted({f"|{_escape(code)}" for _, code in found})
-    return (*systems, *bare)
+    return (*values, *sorted({f"|{_escape(code)}" for _, code in found}))
+
+
+def _code_values(found: set[tuple[str, str]], where: tuple[str, ...]) -> tuple[str, ...]:
+    """(system, code) pairs as token search values; 400 when there are too many."""
+    if len(found) > MAX_CODES:
+        raise bad_request(
+            f"コードが多すぎます ({len(found)}、最大 {MAX_CODES}) / {len(found)} codes, more "
+            f"than the {MAX_CODES} a search may use",
+            code="too-costly",
+            expression=where,
+        )
+    return tuple(sorted({f"{_escape(system)}|{_escape(code)}" for system, code in found}))
 
 
 def _escape(text: str) -> str:

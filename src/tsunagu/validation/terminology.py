@@ -199,6 +199,14 @@ class PackageTerminology:
             self._answers[key] = found
         return found
 
+    def related_codes(self, system: str, code: str, *, below: bool) -> frozenset[str] | None:
+        """`code` and every code it subsumes (`below`) or that subsumes it, in a code system
+        whose codes are all listed here; None when the system is not, or lacks `code`."""
+        found = self._code_system(self.canonical_system(_strip_version(system)))
+        if found is None or not found.complete or code not in found.codes:
+            return None
+        return frozenset({code}) | (found.descendants(code) if below else found.ancestors(code))
+
     def validate_in_system(self, system: str, code: str) -> Membership:
         """Whether `code` exists in code system `system` (unknown when not enumerable)."""
         found = self._code_system(self.canonical_system(_strip_version(system)))

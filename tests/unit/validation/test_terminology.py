@@ -377,3 +377,17 @@ def test_every_vendored_value_set_expands(packages: PackageTerminology) -> None:
         "http://hl7.org/fhir/ValueSet/media-modality",
         "http://hl7.org/fhir/ValueSet/use-context",
     ]
+
+
+def test_related_codes_and_system_spellings() -> None:
+    term = PackageTerminology(FakeSource(animals()))
+    below = term.related_codes(CS, "mammal", below=True)
+    assert below == frozenset({"mammal", "dog", "puppy", "cat"})
+    above = term.related_codes("urn:oid:1.2.3.4", "puppy", below=False)
+    assert above == frozenset({"puppy", "dog", "mammal"})
+    assert term.related_codes(CS, "unicorn", below=True) is None
+    assert term.related_codes(OTHER, "rose", below=True) is None
+    assert term.system_spellings("urn:oid:1.2.3.4") == frozenset({CS, "urn:oid:1.2.3.4"})
+    assert term.system_spellings(OTHER) == frozenset({OTHER})
+    fragment = PackageTerminology(FakeSource(animals(content="fragment")))
+    assert fragment.related_codes(CS, "mammal", below=True) is None  # not all codes listed

@@ -1,4 +1,5 @@
-"""`:in` / `:not-in` with the value sets of the server's packages, on both backends."""
+"""`:in` / `:not-in` with the value sets of the server's packages, and a token's `:below` /
+`:above` in their code systems' hierarchies, on both backends."""
 
 from __future__ import annotations
 
@@ -80,3 +81,26 @@ def test_a_value_set_that_cannot_be_expanded_is_a_bad_request(
     issue = response.json()["issue"][0]
     assert issue["code"] == code
     assert issue["expression"] == ["code:in"]
+
+
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
+
+def test_below_and_above_follow_the_code_systems_hierarchy(client: TestClient) -> None:
+    # In v3-ActCode, IMP (inpatient) is above ACUTE (inpatient acute); AMB is elsewhere.
+    for rid, code in (("ward", "IMP"), ("acute", "ACUTE"), ("clinic", "AMB")):
+        body = {
+            "resourceType": "Encounter",
+            "id": rid,
+            "status": "finished",
+            "class": {"system": ACT_CODE, "code": code},
+        }
+        response = client.put(f"/fhir/Encounter/{rid}", json=body, headers=FHIR_JSON)
+        assert response.status_code == 201, response.text
+    assert _ids(client, f"Encounter?class:below={ACT_CODE}|IMP") == ["acute", "ward"]
+    assert _ids(client, f"Encounter?class:below={ACT_CODE}|ACUTE") == ["acute"]
+    assert _ids(client, f"Encounter?class:above={ACT_CODE}|ACUTE") == ["acute", "ward"]
+    assert _ids(client, f"Encounter?class:above={ACT_CODE}|AMB") == ["clinic"]
+    response = client.get("/fhir/Encounter?class:below=http://snomed.info/sct|123")
+    assert response.status_code == 400  # not a code system whose codes are all known here
+    assert response.json()["issue"][0]["expression"] == ["class:below"]

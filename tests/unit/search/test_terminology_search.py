@@ -1,4 +1,5 @@
-"""`:in` and `:not-in`: a value set's codes as OR-ed token values (no database)."""
+"""`:in`, `:not-in`, and a token's `:below`/`:above`: codes as OR-ed token values (no
+database)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from tsunagu.fhir.definitions import load_definitions
 from tsunagu.fhir.outcomes import FhirError
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.query import parse
-from tsunagu.search.valuesets import MAX_CODES, ValueSetCodes
+from tsunagu.search.terminology import MAX_CODES, Direction, ValueSetCodes
 
 VITALS = "urn:test:vs:vitals"
 PARTIAL = "urn:test:vs:all-of-loinc"
@@ -16,7 +17,7 @@ HUGE = "urn:test:vs:huge"
 ODD = "urn:test:vs:odd"
 
 
-class FakeValueSets:
+class FakeTerminology:
     def value_set_codes(self, url: str) -> ValueSetCodes | None:
         return {
             VITALS: ValueSetCodes(
@@ -32,10 +33,20 @@ class FakeValueSets:
             ODD: ValueSetCodes(frozenset({("urn:a|b", "c\\d")}), complete=True),
         }.get(url)
 
+    def related_codes(
+        self, system: str, code: str, direction: Direction
+    ) -> frozenset[tuple[str, str]] | None:
+        # A two-level hierarchy in "urn:cs": IMP above ACUTE and NONAC.
+        below = {"IMP": {"IMP", "ACUTE", "NONAC"}, "ACUTE": {"ACUTE"}, "NONAC": {"NONAC"}}
+        above = {"IMP": {"IMP"}, "ACUTE": {"ACUTE", "IMP"}, "NONAC": {"NONAC", "IMP"}}
+        if system != "urn:cs" or code not in below:
+            return None
+        return frozenset((system, c) for c in (below if direction == "below" else above)[code])
+
 
 @pytest.fixture(scope="module")
 def registry() -> SearchRegistry:
-    return SearchRegistry(load_definitions(), value_sets=FakeValueSets())
+    return SearchRegistry(load_definitions(), terminology=FakeTerminology())
 
 
 def test_in_is_every_code_of_the_value_set_with_or_without_its_system(
@@ -80,3 +91,18 @@ def test_in_is_refused_without_value_sets_or_on_other_types() -> None:
     assert raised.value.issues[0].code == "not-found"
     with pytest.raises(FhirError):  # a string parameter has no `:in`
         parse(bare, ["Patient"], [("name:in", VITALS)])
+
+
+def test_below_and_above_are_the_codes_of_the_hierarchy(registry: SearchRegistry) -> None:
+    (below,) = parse(registry, ["Encounter"], [("class:below", "urn:cs|IMP")]).criteria
+    assert below.modifier is None
+    assert below.values == ("urn:cs|ACUTE", "urn:cs|IMP", "urn:cs|NONAC")
+    (above,) = parse(
+        registry, ["Encounter"], [("class:above", "urn:cs|ACUTE,urn:cs|NONAC")]
+    ).criteria
+    assert above.values == ("urn:cs|ACUTE", "urn:cs|IMP", "urn:cs|NONAC")
+    for value in ("IMP", "urn:cs|", "urn:other|IMP", "urn:cs|UNKNOWN"):
+        with pytest.raises(FhirError) as raised:
+            parse(registry, ["Encounter"], [("class:below", value)])
+        assert raised.value.status == 400
+        assert raised.value.issues[0].expression == ("class:below",)
