@@ -181,6 +181,9 @@ class SearchRegistry:
         self._by_type: dict[str, dict[str, IndexedParam]] = {}
         self._plans: dict[str, IndexingPlan] = {}
         self._rows: dict[tuple[str, tuple[str, ...], str], tuple[str, ...]] = {}
+        self._compartments: dict[
+            tuple[str, tuple[str, ...]], tuple[tuple[str, tuple[str, ...]], ...]
+        ] = {}
         self._extractors = ExtractorCache(definitions)
 
     def for_type(self, resource_type: str) -> dict[str, IndexedParam]:
@@ -299,12 +302,32 @@ class SearchRegistry:
             self._rows[key] = result
         return result
 
+    def compartment_rows(
+        self, owner_type: str, types: tuple[str, ...]
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """For each of `types`, the `param` values of its rows that put a resource in the
+        compartment of an `owner_type` (`row_codes` of its compartment parameters). Kept:
+        every page of `$everything` asks this for some 60 types."""
+        key = (owner_type, types)
+        cached = self._compartments.get(key)
+        if cached is not None:
+            return cached
+        members = self.definitions.compartments.get(owner_type, {})
+        result = tuple(
+            (t, self.row_codes(t, [c for c in members.get(t, ()) if c != "{def}"], owner_type))
+            for t in types
+        )
+        if len(self._compartments) < _MAX_KEPT_ROW_CODES:  # `_type` lists are the caller's
+            self._compartments[key] = result
+        return result
+
     def set_custom(self, custom: Sequence[SearchParameterDef]) -> None:
         """Use these custom parameters from now on (after `$reindex` loads them)."""
         self._custom = tuple(custom)
         self._by_type = {}
         self._plans = {}
         self._rows = {}
+        self._compartments = {}
 
     @property
     def custom(self) -> tuple[SearchParameterDef, ...]:

@@ -337,6 +337,21 @@ def test_row_codes_are_kept_until_the_custom_parameters_change() -> None:
     assert registry.row_codes("Observation", ["patient", "performer"], "Patient") == ("performer",)
 
 
+def test_compartment_rows_are_kept_until_the_custom_parameters_change() -> None:
+    registry = SearchRegistry(load_definitions())
+    types = ("Encounter", "Observation", "Patient")
+    first = dict(registry.compartment_rows("Patient", types))
+    assert first["Observation"] == ("subject", "performer")  # `patient` is read from `subject`
+    assert first["Encounter"] == ("subject",)
+    assert first["Patient"] == ("link",)
+    assert registry.compartment_rows("Patient", types) is registry.compartment_rows(
+        "Patient", types
+    )
+    kept = registry.compartment_rows("Patient", types)
+    registry.set_custom([])
+    assert registry.compartment_rows("Patient", types) is not kept
+
+
 def test_stale_row_codes_are_those_no_parameter_writes_any_more() -> None:
     registry = SearchRegistry(load_definitions())
     found = [

@@ -8,7 +8,6 @@ See: https://hl7.org/fhir/R4/patient-operation-everything.html
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -90,7 +89,7 @@ def _query(
                 f"_type names no type of the {resource_type} compartment",
                 expression=("_type",),
             )
-    params = tuple((t, _row_codes(ctx, t, members.get(t, ()), resource_type)) for t in types)
+    params = ctx.registry.compartment_rows(resource_type, tuple(types))
     pairs: list[tuple[str, str]] = [(k, v) for k, v in req.query if k in ("_count", "_cursor")]
     since = req.param("_since")
     if since is not None:
@@ -109,8 +108,3 @@ def _query(
 def _has_matches(response: FhirResponse) -> bool:
     bundle = response.resource or {}
     return any(entry.get("search", {}).get("mode") == "match" for entry in bundle.get("entry", ()))
-
-
-def _row_codes(ctx: Context, source: str, codes: Sequence[str], owner: str) -> tuple[str, ...]:
-    """The `param` values of a compartment member's rows (aliases read their sources')."""
-    return ctx.registry.row_codes(source, [c for c in codes if c != "{def}"], owner)
