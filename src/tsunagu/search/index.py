@@ -45,14 +45,12 @@ def index_resource(
     registry: SearchRegistry,
     *,
     skip_absent: bool = True,
-    prefix: tuple[Any, ...] = (),
     only: frozenset[str] | None = None,
 ) -> IndexRows:
-    """Rows (*prefix, param, grp, *columns) for every index table, for one resource.
+    """Rows (param, grp, *columns) for every index table, for one resource.
 
     `skip_absent` skips parameters whose elements the resource lacks (see `roots`); turning
     it off evaluates every expression, which tests use to show the results are the same.
-    `prefix` starts every row (the write path puts the resource key and type there).
     `only`: the rows of these parameters alone (reindexing one parameter, see `row_codes`).
     """
     resource_type = resource["resourceType"]
@@ -80,33 +78,32 @@ def index_resource(
         if not values:
             continue
         if rows_of is None:
-            _composite_rows(out, parts, values, resource, (same_values, components), prefix)
+            _composite_rows(out, parts, values, resource, (same_values, components))
             continue
         assert table is not None
         key = (table, *[(id(typed.value), typed.fhir_type) for typed in values])
         rows = same_values.get(key)
         if rows is None:
             rows = same_values[key] = rows_of(values)
-        head = (*prefix, code, None)
+        head = (code, None)
         out[table].extend([head + row for row in rows])
         if of_type is not None:
-            head = (*prefix, of_type, None)
+            head = (of_type, None)
             out[table].extend([head + row for row in token.of_type_rows(values)])
     if plan.parts:
-        _leave_out_parts(out[string.TABLE], plan.parts, len(prefix))
+        _leave_out_parts(out[string.TABLE], plan.parts)
     return out
 
 
 def _leave_out_parts(
-    rows: list[tuple[Any, ...]], parts: tuple[tuple[str, frozenset[str]], ...], at: int
+    rows: list[tuple[Any, ...]], parts: tuple[tuple[str, frozenset[str]], ...]
 ) -> None:
     """Drop, from the rows of a parameter with parts (`name`), the strings that its parts'
-    rows (`family`, `given`) hold: its searches read those too (`search.aliases`). `at` is
-    where the `param` column is in a row."""
+    rows (`family`, `given`) hold: its searches read those too (`search.aliases`)."""
     for code, codes in parts:
-        held = {row[at + 2 :] for row in rows if row[at] in codes}
+        held = {row[2:] for row in rows if row[0] in codes}
         if held:
-            rows[:] = [row for row in rows if row[at] != code or row[at + 2 :] not in held]
+            rows[:] = [row for row in rows if row[0] != code or row[2:] not in held]
 
 
 def row_codes(registry: SearchRegistry, resource_type: str, codes: Iterable[str]) -> set[str]:
@@ -272,7 +269,6 @@ def _composite_rows(
     elements: Values,
     resource: Mapping[str, Any],
     memos: tuple[dict[tuple[Any, ...], list[Any]], dict[tuple[str, int], Values]],
-    prefix: tuple[Any, ...],
 ) -> None:
     """Component rows of each element that has every component, tied by `grp` = its number.
 
@@ -295,5 +291,5 @@ def _composite_rows(
             found.append((row_code, table, rows))
         else:
             for row_code, table, rows in found:
-                head = (*prefix, row_code, group)
+                head = (row_code, group)
                 out[table].extend([head + row for row in rows])

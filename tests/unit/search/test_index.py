@@ -220,14 +220,6 @@ def test_start_keys_name_the_concrete_choice_elements(registry: SearchRegistry) 
     assert _start_keys(registry, "Patient", "deceased") is None
 
 
-def test_rows_start_with_the_prefix(registry: SearchRegistry) -> None:
-    patient = {"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "1970"}
-    plain = index_resource(patient, registry)
-    keyed = index_resource(patient, registry, prefix=(7, "Patient"))
-    assert plain["search_token"]
-    assert keyed == {t: [(7, "Patient", *row) for row in rows] for t, rows in plain.items()}
-
-
 def test_resources_of_one_shape_keep_their_own_values(registry: SearchRegistry) -> None:
     first = {"resourceType": "Patient", "id": "a", "gender": "male"}
     second = {"resourceType": "Patient", "id": "b", "gender": "female"}
@@ -285,10 +277,10 @@ def test_computed_parameters_index_token_rows_from_their_roots() -> None:
     assert param.documentation
     assert registry.get("Observation", "initial") is None
     named = {"resourceType": "Patient", "name": [{"family": "Sato"}, {"family": "Ito"}]}
-    rows = index_resource(named, registry, prefix=(1, "Patient"))["search_token"]
-    assert [row[4:6] for row in rows if row[2] == "initial"] == [("", "S"), ("", "I")]
+    rows = index_resource(named, registry)["search_token"]
+    assert [row[2:4] for row in rows if row[0] == "initial"] == [("", "S"), ("", "I")]
     plain = reference_rows(named, registry)["search_token"]
-    assert sorted(rows) == sorted((1, "Patient", *row) for row in plain)
+    assert sorted(rows) == sorted(plain)
     unnamed = {"resourceType": "Patient", "gender": "male"}
-    rows = index_resource(unnamed, registry, prefix=(2, "Patient"))["search_token"]
-    assert not [row for row in rows if row[2] == "initial"]
+    rows = index_resource(unnamed, registry)["search_token"]
+    assert not [row for row in rows if row[0] == "initial"]

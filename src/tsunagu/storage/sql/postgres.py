@@ -112,8 +112,35 @@ class PostgresDialect:
             sql = self._inserts[key] = self._insert_sql(conn, table, columns, replace_key)
         return [(sql, (jsonio.dumps(rows).decode(),))]
 
+    def keyed_insert(
+        self,
+        conn: Connection,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        replace_key: str | None = None,
+    ) -> Statement:
+        """An INSERT like `insert_statements`' for rows that start with their resource's place
+        in a batch instead of (res_key, resource_type): it takes those two from `k` (n,
+        res_key, resource_type), a WITH query of the statement it goes into (`pg_batch`).
+        `columns` are the ones after the two."""
+        key = (table, ("k", *columns), replace_key)
+        sql = self._inserts.get(key)
+        if sql is None:
+            sql = self._inserts[key] = self._insert_sql(
+                conn, table, columns, replace_key, keyed=True
+            )
+        return (sql, (jsonio.dumps(rows).decode(),))
+
     def _insert_sql(
-        self, conn: Connection, table: str, columns: Sequence[str], replace_key: str | None
+        self,
+        conn: Connection,
+        table: str,
+        columns: Sequence[str],
+        replace_key: str | None,
+        *,
+        keyed: bool = False,
     ) -> str:
         found = conn.execute(
             "SELECT column_name, data_type FROM information_schema.columns"
@@ -121,11 +148,20 @@ class PostgresDialect:
             (table,),
         ).fetchall()
         types = {str(name): str(kind) for name, kind in found}
-        values = ", ".join(_element(i, types[c]) for i, c in enumerate(columns))
+        if not keyed:
+            values = ", ".join(_element(i, types[c]) for i, c in enumerate(columns))
+            return (
+                f"INSERT INTO {table} ({', '.join(columns)})"
+                f" SELECT {values} FROM jsonb_array_elements(%s::jsonb) AS e"
+                + upsert_clause(columns, replace_key)
+            )
+        values = ", ".join(_element(i, types[c]) for i, c in enumerate(columns, start=1))
+        written = ("res_key", "resource_type", *columns)
         return (
-            f"INSERT INTO {table} ({', '.join(columns)})"
-            f" SELECT {values} FROM jsonb_array_elements(%s::jsonb) AS e"
-            + upsert_clause(columns, replace_key)
+            f"INSERT INTO {table} ({', '.join(written)})"
+            f" SELECT k.res_key, k.resource_type, {values}"
+            " FROM jsonb_array_elements(%s::jsonb) AS e JOIN k ON k.n = (e->>0)::integer"
+            + upsert_clause(written, replace_key)
         )
 
     def execute_all(self, conn: Connection, statements: Sequence[Statement]) -> None:
@@ -142,6 +178,15 @@ class PostgresDialect:
         conn.execute(
             "SELECT pg_advisory_xact_lock(%s)", (int.from_bytes(digest, "big", signed=True),)
         )
+
+    @contextmanager
+    def pipeline(self, conn: Connection) -> Iterator[None]:
+        """Inside, statements are sent without waiting for them to run (pipeline mode): the
+        server runs them while this process goes on, and a cursor's results are read when
+        fetched."""
+        assert isinstance(conn, psycopg.Connection)
+        with conn.pipeline():
+            yield
 
     def encode_time(self, value: datetime) -> datetime:
         return value

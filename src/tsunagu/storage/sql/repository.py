@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tsunagu.search.index import TABLES, index_resource, row_codes, stale_row_codes
+from tsunagu.search.index import TABLES, row_codes, stale_row_codes
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.plan import AUDIT_TYPE, Cursor
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
@@ -24,8 +24,8 @@ from tsunagu.storage.sql import access_grants, searching
 from tsunagu.storage.sql.dialect import Connection, Dialect, stored_body
 from tsunagu.storage.sql.indexing import (
     PendingVersion,
-    access_row,
     delete_index_rows,
+    keyed_rows,
     write_index_rows,
     write_versions,
 )
@@ -171,20 +171,11 @@ class SqlRepository:
                 keys = [int(row[0]) for row in rows]
                 delete_index_rows(d, conn, keys, codes)
                 by_table: dict[str, list[tuple[Any, ...]]] = {}
-                access_rows = []
-                for res_key, content in rows:
-                    resource = d.decode_json(content)
-                    key = int(res_key)
-                    indexed = index_resource(
-                        resource, self.registry, prefix=(key, resource["resourceType"]), only=only
-                    )
-                    for table, table_rows in indexed.items():
-                        by_table.setdefault(table, []).extend(table_rows)
-                    if only is None:
-                        access_rows.append(
-                            access_row(key, resource, self.registry, indexed, keyed=True)
-                        )
-                write_index_rows(d, conn, by_table, access_rows)
+                access_rows = [
+                    keyed_rows(int(res_key), d.decode_json(content), self.registry, by_table, only)
+                    for res_key, content in rows
+                ]
+                write_index_rows(d, conn, by_table, [row for row in access_rows if row])
             if not rows:
                 return done
             done += len(rows)

@@ -51,11 +51,12 @@ def write_version_rows(
     if not versions:
         return {}
     if d.name == "postgresql":
-        return _from_json(conn, versions)
+        return keys_of(conn.execute(*pg_statement(versions)).fetchall())
     return _multi_row(d, conn, versions)
 
 
-def _from_json(conn: Connection, versions: Sequence[StoredResource]) -> dict[Key, int]:
+def pg_statement(versions: Sequence[StoredResource]) -> tuple[str, tuple[str]]:
+    """PostgreSQL's one statement for the batch; it returns (res_key, type, id) rows."""
     # A JSON null (a deletion's missing content) becomes SQL NULL in json_to_recordset, and
     # each content is passed on as its text (a `json` column), not parsed.
     history = [
@@ -69,7 +70,11 @@ def _from_json(conn: Connection, versions: Sequence[StoredResource]) -> dict[Key
         }
         for v in versions
     ]
-    rows = conn.execute(_PG_VERSIONS, (jsonio.dumps(history).decode(),)).fetchall()
+    return _PG_VERSIONS, (jsonio.dumps(history).decode(),)
+
+
+def keys_of(rows: Sequence[Sequence[Any]]) -> dict[Key, int]:
+    """The keys of the versions from the (res_key, type, id) rows the statements return."""
     return {(str(rtype), str(rid)): int(res_key) for res_key, rtype, rid in rows}
 
 
