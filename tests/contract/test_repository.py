@@ -191,6 +191,34 @@ def test_reindex_of_one_parameter_leaves_the_other_rows(repo: SqlRepository) -> 
         repo.reindex(["Patient"], params=["no-such-param"])
 
 
+def _string_rows(repo: SqlRepository) -> list[tuple[str, str]]:
+    with repo.dialect.reader() as conn:
+        rows = conn.execute("SELECT param, exact FROM search_string ORDER BY param, exact")
+        return [(str(param), str(exact)) for param, exact in rows.fetchall()]
+
+
+@pytest.mark.parametrize("param", ["name", "family", "given", "phonetic", "address-city"])
+def test_reindex_of_a_name_or_a_part_of_it_gives_the_rows_of_a_full_index(
+    repo: SqlRepository, param: str
+) -> None:
+    # `name` leaves out the strings its parts (`family`, `given`) hold, and its searches read
+    # those rows too (`search.aliases`): reindexing either alone must leave the same rows.
+    patient: dict[str, object] = {
+        "resourceType": "Patient",
+        "name": [{"family": "山田", "given": ["太郎"], "text": "山田 太郎"}],
+        "address": [{"city": "千代田区", "state": "東京都", "text": "東京都千代田区"}],
+    }
+    _save(repo, "p1", patient)
+    written = _string_rows(repo)
+    assert ("family", "山田") in written
+    assert ("name", "山田太郎") in written
+    assert repo.reindex(["Patient"], params=[param]) == 1
+    assert _string_rows(repo) == written
+    for code, value in (("family", "山田"), ("given", "太郎"), ("name", "山田太"), ("name", "太")):
+        found = repo.search(parse(repo.registry, ["Patient"], [(code, value)]))
+        assert [m.resource.id for m in found] == ["p1"], (code, value)
+
+
 def test_prune_index_deletes_only_rows_no_parameter_writes(
     repo: SqlRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:

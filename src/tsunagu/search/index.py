@@ -130,6 +130,28 @@ def row_codes(registry: SearchRegistry, resource_type: str, codes: Iterable[str]
     return out
 
 
+def rebuilt_together(
+    registry: SearchRegistry, resource_type: str, codes: Iterable[str]
+) -> frozenset[str]:
+    """The parameters that a reindex of these must rebuild: themselves, the sources of an
+    alias or of a paired composite (their rows are its rows), and a parameter with parts with
+    all of its parts, whichever was asked for: `name` leaves out the strings that `family`
+    and `given` hold (`_leave_out_parts`), so none of them can be rebuilt alone."""
+    params = registry.for_type(resource_type)
+    todo = list(codes)
+    found: set[str] = set()
+    while todo:
+        code = todo.pop()
+        param = params.get(code)
+        if param is None or code in found:
+            continue
+        found.add(code)
+        todo += [source.code for source in param.sources]
+        todo += [*param.component_sources, *param.part_sources]
+        todo += [whole for whole, other in params.items() if code in other.part_sources]
+    return frozenset(found)
+
+
 def stale_row_codes(
     registry: SearchRegistry, found: Iterable[tuple[str, str]]
 ) -> dict[str, tuple[str, ...]]:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.unit.search.r4_package import example_resources
 from tsunagu.fhir.definitions import SearchParameterDef, load_definitions
 from tsunagu.search.fhirpath.compiler import FastExtractor
-from tsunagu.search.index import TABLES, IndexRows, index_resource
+from tsunagu.search.index import TABLES, IndexRows, index_resource, rebuilt_together
 from tsunagu.search.parameters import MODULES, ComputedParam, SearchRegistry
 from tsunagu.search.params import string, token
 
@@ -284,3 +284,16 @@ def test_computed_parameters_index_token_rows_from_their_roots() -> None:
     unnamed = {"resourceType": "Patient", "gender": "male"}
     rows = index_resource(unnamed, registry)["search_token"]
     assert not [row for row in rows if row[0] == "initial"]
+
+
+def test_parameters_rebuilt_together(registry: SearchRegistry) -> None:
+    name = {"name", "family", "given"}
+    assert rebuilt_together(registry, "Patient", ["name"]) == name
+    assert rebuilt_together(registry, "Patient", ["family"]) == name
+    assert rebuilt_together(registry, "Patient", ["phonetic"]) == name | {"phonetic"}
+    assert rebuilt_together(registry, "Patient", ["gender"]) == {"gender"}
+    assert rebuilt_together(registry, "Patient", ["no-such-param"]) == set()
+    paired = rebuilt_together(registry, "Observation", ["code-value-quantity"])
+    assert paired == {"code-value-quantity", "code", "value-quantity"}
+    address = rebuilt_together(registry, "Patient", ["address-city"])
+    assert {"address", "address-city", "address-state", "address-postalcode"} <= address

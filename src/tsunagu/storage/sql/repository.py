@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tsunagu.search.index import TABLES, row_codes, stale_row_codes
+from tsunagu.search.index import TABLES, rebuilt_together, row_codes, stale_row_codes
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.plan import AUDIT_TYPE, Cursor
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
@@ -138,14 +138,18 @@ class SqlRepository:
         """Recompute index rows of current resources, in batches of one transaction each.
 
         `params`: rebuild only these parameters' rows (one added to the server, or computed
-        differently after an upgrade), leaving every other row and the consent categories
-        as they are; ValueError if none of them is a parameter of the types."""
+        differently after an upgrade), and those of the parameters that must be rebuilt with
+        them (`search.index.rebuilt_together`: `name` with `family` and `given`), leaving
+        every other row and the consent categories as they are; ValueError if none of them is
+        a parameter of the types."""
         d = self.dialect
-        only = frozenset(params) if params else None
+        only: frozenset[str] | None = None
         codes: list[str] = []
         if params:
             types = resource_types or sorted(self.registry.definitions.resource_types)
-            codes = sorted({c for t in types for c in row_codes(self.registry, t, params)})
+            rebuilt = {t: rebuilt_together(self.registry, t, params) for t in types}
+            only = frozenset().union(*rebuilt.values())
+            codes = sorted({c for t in types for c in row_codes(self.registry, t, rebuilt[t])})
             if not codes:
                 raise ValueError(f"no such search parameter: {', '.join(params)}")
         type_filter = ""
