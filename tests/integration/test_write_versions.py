@@ -197,3 +197,22 @@ def test_a_batch_that_fails_part_way_leaves_nothing(repo: SqlRepository) -> None
     # The connection is usable again afterwards.
     _write(repo, _pending(resources[:2]))
     assert _count(repo, "SELECT count(*) FROM resources") == 2
+
+
+def test_an_error_while_rows_are_built_leaves_nothing(
+    repo: SqlRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL the history and the first chunks are already sent when the error comes.
+    def failing(resource: dict[str, Any], *args: Any, **kwargs: Any) -> IndexRows:
+        if resource["id"] == f"p{PATIENTS - 1}":
+            raise RuntimeError("indexing failed")
+        return index_resource(resource, *args, **kwargs)
+
+    monkeypatch.setattr("tsunagu.storage.sql.indexing.index_resource", failing)
+    with pytest.raises(RuntimeError, match="indexing failed"):
+        _write(repo, _pending([_patient(n) for n in range(PATIENTS)]))
+    assert _count(repo, "SELECT count(*) FROM resources") == 0
+    assert _count(repo, "SELECT count(*) FROM search_string") == 0
+    monkeypatch.undo()
+    _write(repo, _pending([_patient(0)]))
+    assert _count(repo, "SELECT count(*) FROM resources") == 1

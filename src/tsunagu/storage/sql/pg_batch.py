@@ -27,6 +27,7 @@ from tsunagu.storage.sql.version_rows import Key, keys_of, pg_statement
 # (access_class, facility, patient); None for a deletion.
 Built = tuple[IndexRows, tuple[str, str | None, str | None]] | None
 _CHUNK_ROWS = 512  # index rows per statement, about (a chunk ends with a whole resource)
+_LAST_FEW = 10  # versions left that go with the chunk before them, not in a statement of their own
 _COLUMNS = {module.TABLE: ("param", "grp", *module.COLUMNS) for module in MODULES.values()}
 _ACCESS_COLUMNS = ("access_class", "facility", "patient")
 # The keys of a chunk's versions, by place: the WITH query every insert of the chunk reads.
@@ -53,7 +54,7 @@ def write(
         chunk = _Chunk()
         for n, (stored, replaces) in enumerate(versions):
             chunk.add(n, stored, replaces, build(n))
-            if chunk.rows >= _CHUNK_ROWS:
+            if chunk.rows >= _CHUNK_ROWS and len(versions) - n > _LAST_FEW:
                 chunk.send(d, conn)
                 chunk = _Chunk()
         chunk.send(d, conn)
