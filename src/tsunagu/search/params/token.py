@@ -24,15 +24,18 @@ Row = tuple[str, str | None, str | None]
 
 
 def rows(values: list[TypedValue]) -> list[Row]:
-    """Index rows for the values of one token parameter."""
+    """Index rows for the values of one token parameter, each once: a search matches a
+    resource when any of its rows matches, so a repeated row (an AuditEvent's entities of
+    one type and role) adds nothing but its cost."""
     out: list[Row] = []
     for typed in values:
         out.extend(_rows(typed.value, typed.fhir_type))
-    return out
+    return out if len(out) < 2 else list(dict.fromkeys(out))
 
 
 def of_type_rows(values: list[TypedValue]) -> list[Row]:
-    """Rows for `:of-type`: Identifier.type codings combined with Identifier.value."""
+    """Rows for `:of-type`: Identifier.type codings combined with Identifier.value (each
+    once, as `rows`)."""
     out: list[Row] = []
     for typed in values:
         item = typed.value
@@ -41,7 +44,7 @@ def of_type_rows(values: list[TypedValue]) -> list[Row]:
         for coding in _codings(item.get("type")):
             if isinstance(coding.get("code"), str):
                 out.append((_system(coding), f"{coding['code']}|{item['value']}", None))
-    return out
+    return out if len(out) < 2 else list(dict.fromkeys(out))
 
 
 def _rows(value: Any, fhir_type: str | None) -> Iterator[Row]:
