@@ -297,3 +297,30 @@ def test_parameters_rebuilt_together(registry: SearchRegistry) -> None:
     assert paired == {"code-value-quantity", "code", "value-quantity"}
     address = rebuilt_together(registry, "Patient", ["address-city"])
     assert {"address", "address-city", "address-state", "address-postalcode"} <= address
+
+
+def test_a_token_row_is_written_once_per_parameter(registry: SearchRegistry) -> None:
+    # An AuditEvent touching a Patient and three Observations: the three share their entity
+    # type and role, and the identifier repeats one code.
+    def entity(reference: str, code: str) -> dict[str, Any]:
+        return {
+            "what": {"reference": reference},
+            "type": {
+                "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                "code": code,
+            },
+            "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": code},
+        }
+
+    event = {
+        "resourceType": "AuditEvent",
+        "entity": [entity("Patient/p", "1")] + [entity(f"Observation/o{n}", "2") for n in range(3)],
+    }
+    rows = index_resource(event, registry)
+    assert sorted(r[3] for r in rows["search_token"] if r[0] == "entity-type") == ["1", "2"]
+    assert len([r for r in rows["search_reference"] if r[0] == "entity"]) == 4
+    typed = {"system": "urn:x", "value": "1", "type": {"coding": [{"code": "MR"}, {"code": "MR"}]}}
+    patient = {"resourceType": "Patient", "identifier": [typed, {"system": "urn:x", "value": "1"}]}
+    tokens = index_resource(patient, registry)["search_token"]
+    assert [r[2:4] for r in tokens if r[0] == "identifier"] == [("urn:x", "1")]
+    assert [r[2:4] for r in tokens if r[0] == "identifier|of-type"] == [("", "MR|1")]
