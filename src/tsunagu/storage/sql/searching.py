@@ -194,7 +194,7 @@ def _match(d: Dialect, row: Any, sort_count: int) -> Match:
     """(res_key, type, id, version, last_updated, method, content, access patient, k*)."""
     body = stored_body(d, row[6])
     stored = StoredResource(row[1], row[2], int(row[3]), d.decode_time(row[4]), row[5], body)
-    sort_values = tuple(_sort_value(d, v) for v in row[8 : 8 + sort_count])
+    sort_values = tuple([_sort_value(d, v) for v in row[8 : 8 + sort_count]]) if sort_count else ()
     return Match(int(row[0]), stored, sort_values, _patients(row[1], row[7]))
 
 
