@@ -72,7 +72,7 @@ class PostgresDialect:
         )
         self._pool.wait(timeout=30)
         # INSERT statements by (table, columns, replace key): built from the column types.
-        self._inserts: dict[tuple[str, tuple[str, ...], str | None], str] = {}
+        self._inserts: dict[tuple[str, tuple[str, ...], str | None, bool], str] = {}
 
     def sql(self, text: str) -> str:
         text = text.format(**self.types) if "{" in text else text
@@ -106,11 +106,7 @@ class PostgresDialect:
         (`execute_all`). Per row, the server's work is about that of COPY (measured on
         transaction ingest); a small transaction, such as an audit batch, saves most of its
         round trips."""
-        key = (table, tuple(columns), replace_key)
-        sql = self._inserts.get(key)
-        if sql is None:
-            sql = self._inserts[key] = self._insert_sql(conn, table, columns, replace_key)
-        return [(sql, (jsonio.dumps(rows).decode(),))]
+        return [self._insert(conn, table, columns, rows, replace_key, keyed=False)]
 
     def keyed_insert(
         self,
@@ -125,12 +121,22 @@ class PostgresDialect:
         in a batch instead of (res_key, resource_type): it takes those two from `k` (n,
         res_key, resource_type), a WITH query of the statement it goes into (`pg_batch`).
         `columns` are the ones after the two."""
-        key = (table, ("k", *columns), replace_key)
+        return self._insert(conn, table, columns, rows, replace_key, keyed=True)
+
+    def _insert(
+        self,
+        conn: Connection,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        replace_key: str | None,
+        *,
+        keyed: bool,
+    ) -> Statement:
+        key = (table, tuple(columns), replace_key, keyed)
         sql = self._inserts.get(key)
         if sql is None:
-            sql = self._inserts[key] = self._insert_sql(
-                conn, table, columns, replace_key, keyed=True
-            )
+            sql = self._inserts[key] = self._insert_sql(conn, table, columns, replace_key, keyed)
         return (sql, (jsonio.dumps(rows).decode(),))
 
     def _insert_sql(
@@ -139,8 +145,7 @@ class PostgresDialect:
         table: str,
         columns: Sequence[str],
         replace_key: str | None,
-        *,
-        keyed: bool = False,
+        keyed: bool,
     ) -> str:
         found = conn.execute(
             "SELECT column_name, data_type FROM information_schema.columns"
