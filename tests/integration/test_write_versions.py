@@ -216,3 +216,13 @@ def test_an_error_while_rows_are_built_leaves_nothing(
     monkeypatch.undo()
     _write(repo, _pending([_patient(0)]))
     assert _count(repo, "SELECT count(*) FROM resources") == 1
+
+
+def test_a_version_written_twice_is_refused_as_such(repo: SqlRepository) -> None:
+    # The batch's first statement fails (the history's unique version); on PostgreSQL the
+    # chunks sent after it are aborted, and the error raised is the first one.
+    _write(repo, _pending([_patient(0)]))
+    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation)) as refused:
+        _write(repo, _pending([_patient(n) for n in range(PATIENTS)]))
+    assert repo.dialect.is_unique_violation(refused.value)
+    assert _count(repo, "SELECT count(*) FROM resources") == 1
