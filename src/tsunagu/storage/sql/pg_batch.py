@@ -26,7 +26,10 @@ from tsunagu.storage.sql.version_rows import Key, keys_of, pg_statement
 # What a version gives to write: its index rows (param, grp, *columns) and its access row's
 # (access_class, facility, patient); None for a deletion.
 Built = tuple[IndexRows, tuple[str, str | None, str | None]] | None
-_CHUNK_ROWS = 512  # index rows per statement, about (a chunk ends with a whole resource)
+# Index rows per statement, about (a chunk ends with a whole resource). The last chunk is what
+# the writer waits for after building everything: smaller chunks leave less of it (512 rows:
+# about 7 ms of waiting per 100-resource Bundle, 160: about 4.5; docs/postgresql.md).
+_CHUNK_ROWS = 160
 _LAST_FEW = 10  # versions left that go with the chunk before them, not in a statement of their own
 _COLUMNS = {module.TABLE: ("param", "grp", *module.COLUMNS) for module in MODULES.values()}
 _ACCESS_COLUMNS = ("access_class", "facility", "patient")
