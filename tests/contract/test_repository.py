@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tsunagu.fhir import jsonio
 from tsunagu.fhir.definitions import load_definitions
+from tsunagu.search.index import codes_of_type
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.query import Compartment, Include, parse
 from tsunagu.search.sql import LONG_LIST, Fragment, ValueList
@@ -189,6 +190,36 @@ def test_reindex_of_one_parameter_leaves_the_other_rows(repo: SqlRepository) -> 
         assert rows.fetchone()[0] == 1
     with pytest.raises(ValueError, match="no such search parameter"):
         repo.reindex(["Patient"], params=["no-such-param"])
+
+
+def test_reindex_of_the_date_parameters_moves_days_written_in_utc_to_japan_time(
+    repo: SqlRepository,
+) -> None:
+    """A database upgraded across migration 12 holds a birthdate's day as the UTC day; the
+    search reads it as the day in Japan, so the patient is not found until the date rows of
+    `tsunagu reindex --param-type date` replace it. Other rows are left as they are."""
+    _save(repo, "d1", {"resourceType": "Patient", "gender": "male", "birthDate": "1975-03-01"})
+    d = repo.dialect
+    with d.writer() as conn:  # the row as the version before migration 12 wrote it
+        conn.execute(
+            d.sql("UPDATE search_date SET low = ?, high = ? WHERE param = 'birthdate'"),
+            (
+                d.encode_time(datetime(1975, 3, 1, tzinfo=UTC)),
+                d.encode_time(datetime(1975, 3, 2, tzinfo=UTC)),
+            ),
+        )
+        conn.execute("DELETE FROM search_token WHERE param = 'gender'")
+    born = parse(repo.registry, ["Patient"], [("birthdate", "1975-03-01")])
+    gender = parse(repo.registry, ["Patient"], [("gender", "male")])
+    assert repo.search(born) == []
+    dates = codes_of_type(repo.registry, "Patient", "date")
+    assert "birthdate" in dates
+    assert repo.reindex(["Patient"], params=dates) == 1
+    assert [m.resource.id for m in repo.search(born)] == ["d1"]
+    assert repo.search(gender) == []  # a token parameter: not rebuilt
+    with d.reader() as conn:
+        low = conn.execute("SELECT low FROM search_date WHERE param = 'birthdate'").fetchone()[0]
+    assert d.decode_time(low) == datetime(1975, 2, 28, 15, tzinfo=UTC)
 
 
 def _string_rows(repo: SqlRepository) -> list[tuple[str, str]]:

@@ -36,6 +36,12 @@ def test_demo_data_info_load_and_reindex(tmp_path: Path) -> None:
     assert patients.returncode == 0, patients.stderr
     assert "reindexed 16 resources" not in patients.stderr
     assert "reindexed " in patients.stderr
+    dates = run_tsunagu("reindex", "--param-type", "date", "--database", database, cwd=tmp_path)
+    assert dates.returncode == 0, dates.stderr
+    assert "reindexed 16 resources" in dates.stderr
+    no_type = run_tsunagu("reindex", "--param-type", "dat", "--database", database, cwd=tmp_path)
+    assert no_type.returncode == 2
+    assert "no search parameter of type 'dat'" in no_type.stderr
     unknown = run_tsunagu("reindex", "--type", "Patiant", "--database", database, cwd=tmp_path)
     assert unknown.returncode == 2
     assert "Patiant" in unknown.stderr

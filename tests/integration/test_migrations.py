@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.search.parameters import SearchRegistry
@@ -190,5 +194,42 @@ def test_sqlite_times_before_the_year_1000_are_padded(database_url: str) -> None
             ("0001-01-01T00:00:00.000000+00:00", "0800-05-06T00:00:00.000000+00:00"),
             ("0050-01-01T00:00:00.000000+00:00", "2024-06-11T00:00:00.000000+00:00"),
         ]
+    finally:
+        dialect.close()
+
+
+def test_an_upgrade_that_leaves_date_rows_stale_says_to_reindex(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Migration 12 (dates without a zone in Japan time) has no statement: a database that
+    has date rows written before it is told, once, to rebuild them; an empty one is not."""
+    dialect = _dialect(database_url)
+    try:
+        migrate(dialect, target=11)
+        with caplog.at_level(logging.WARNING, logger="tsunagu.storage.sql.migrations"):
+            assert migrate(dialect) == 1
+        assert caplog.records == []
+    finally:
+        dialect.close()
+    dialect = _dialect(database_url)
+    try:
+        with dialect.writer() as conn:
+            conn.execute("DELETE FROM schema_migrations WHERE version = 12")
+            conn.execute(
+                dialect.sql(
+                    "INSERT INTO search_date (res_key, resource_type, param, grp, low, high)"
+                    " VALUES (1, 'Patient', 'birthdate', NULL, ?, ?)"
+                ),
+                (
+                    dialect.encode_time(datetime(1975, 3, 1, tzinfo=UTC)),
+                    dialect.encode_time(datetime(1975, 3, 2, tzinfo=UTC)),
+                ),
+            )
+        with caplog.at_level(logging.WARNING, logger="tsunagu.storage.sql.migrations"):
+            assert migrate(dialect) == 1
+            assert migrate(dialect) == 0
+        [record] = caplog.records
+        assert "tsunagu reindex --param-type date" in record.getMessage()
+        assert "Japan time" in record.getMessage()
     finally:
         dialect.close()

@@ -134,6 +134,15 @@ def reindex(
             "--param match-key` after an upgrade that adds it; much faster than a full reindex.",
         ),
     ] = None,
+    param_type: Annotated[
+        str | None,
+        typer.Option(
+            "--param-type",
+            help="Only the rows of the parameters of this type (and of the composites with a "
+            "component of it), e.g. `--param-type date` after the upgrade that reads dates "
+            "without a zone in Japan time.",
+        ),
+    ] = None,
     prune: Annotated[
         bool,
         typer.Option(
@@ -147,17 +156,31 @@ def reindex(
     remove rows no parameter writes any more), with a progress bar."""
     from rich.progress import Progress
 
+    from tsunagu.search.index import codes_of_type
+
     platform = open_platform(database)
     try:
         unknown = sorted(set(resource_type or ()) - platform.definitions.resource_types)
         if unknown:
             console.print(f"未知のリソース型です / unknown resource type: {', '.join(unknown)}")
             raise typer.Exit(2)
-        if prune and (resource_type or param):
+        if prune and (resource_type or param or param_type):
             console.print(
-                "--prune は --type / --param と併用できません / --prune takes no --type or --param"
+                "--prune は --type / --param / --param-type と併用できません / "
+                "--prune takes no --type, --param or --param-type"
             )
             raise typer.Exit(2)
+        params = list(param or ())
+        if param_type is not None:
+            types = resource_type or sorted(platform.definitions.resource_types)
+            of_type = {c for t in types for c in codes_of_type(platform.registry, t, param_type)}
+            if not of_type:
+                console.print(
+                    f"その型の検索パラメータがありません / no search parameter of type "
+                    f"{param_type!r}"
+                )
+                raise typer.Exit(2)
+            params += sorted(of_type)
         custom = len(platform.registry.custom)
         with Progress(console=console) as progress:
             task = progress.add_task("pruning" if prune else "reindexing", total=None)
@@ -170,7 +193,7 @@ def reindex(
             else:
                 try:
                     count = platform.repository.reindex(
-                        resource_type or (), progress=advance, params=param or ()
+                        resource_type or (), progress=advance, params=params
                     )
                 except ValueError as error:
                     console.print(f"検索パラメータがありません / {error}")

@@ -2,8 +2,13 @@
 
 A FHIR date may be partial (`2024`, `2024-03`, `2024-03-05`, or a dateTime with or without
 seconds and zone); it stands for the whole period its precision implies. `parse_period` gives
-that period as a half-open UTC interval [start, end). Values without a zone are taken as UTC
-(the spec leaves the zone to the server; Tsunagu stores UTC).
+that period as a half-open UTC interval [start, end).
+
+A value without a zone (a date, a year, a month, or a search value written without one) is in
+Japan time: R4 says that the server's local time zone is assumed where none is given
+(search.html#date), and this platform's is Japan's. So `2024-03-01` is the day in Japan,
+[2024-02-29T15:00Z, 2024-03-01T15:00Z), and `Observation?date=2024-03-01` finds what was
+observed at 08:00 JST that day, as a clinic in Japan expects.
 See: https://hl7.org/fhir/R4/datatypes.html#dateTime and https://hl7.org/fhir/R4/search.html#date
 """
 
@@ -12,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Final
 
 _DATE_TIME = re.compile(
     r"(?P<year>[0-9]{4})"
@@ -21,6 +27,12 @@ _DATE_TIME = re.compile(
     r"(?::(?P<second>[0-5][0-9]|60)(?:\.(?P<fraction>[0-9]{1,9}))?)?"
     r"(?P<zone>Z|[+-](?:0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00)?)?)?)?"
 )
+
+# Japan Standard Time: UTC+9 all year since 1952 (summer time ran from 1948 to 1951, which
+# this ignores). A fixed offset needs no time-zone database on the host.
+JAPAN: Final = timezone(timedelta(hours=9), "JST")
+_FIRST: Final = datetime.min.replace(tzinfo=UTC)
+_LAST: Final = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +64,38 @@ def parse_period(text: str) -> Period:
         start = datetime(year, month, day, hour, minute, second, micro, tzinfo=zone)
     except ValueError as error:  # e.g. 2023-02-30
         raise ValueError(f"not a valid calendar date: {text!r}") from error
+    try:
+        end = _end(start, g, fraction)
+    except (OverflowError, ValueError):  # after 9999-12-31: the end of the calendar
+        end = _LAST
+    return Period(_utc(start), _utc(end))
+
+
+def _end(start: datetime, g: dict[str, str | None], fraction: str) -> datetime:
+    """Where the period of a value of this precision ends (the next year, month, ...)."""
     if g["month"] is None:
-        end = start.replace(year=year + 1) if year < 9999 else datetime.max.replace(tzinfo=zone)
-    elif g["day"] is None:
-        end = (
-            start.replace(year=year + 1, month=1) if month == 12 else start.replace(month=month + 1)
-        )
-    elif g["hour"] is None:
-        end = start + timedelta(days=1)
-    elif g["second"] is None:
-        end = start + timedelta(minutes=1)
-    elif not fraction:
-        end = start + timedelta(seconds=1)
-    else:
-        # Precision of the fraction given, down to the microseconds we store.
-        end = start + timedelta(microseconds=10 ** max(0, 6 - len(fraction)))
-    return Period(start.astimezone(UTC), end.astimezone(UTC))
+        return start.replace(year=start.year + 1)
+    if g["day"] is None:
+        if start.month == 12:
+            return start.replace(year=start.year + 1, month=1)
+        return start.replace(month=start.month + 1)
+    if g["hour"] is None:
+        return start + timedelta(days=1)
+    if g["second"] is None:
+        return start + timedelta(minutes=1)
+    if not fraction:
+        return start + timedelta(seconds=1)
+    # Precision of the fraction given, down to the microseconds we store.
+    return start + timedelta(microseconds=10 ** max(0, 6 - len(fraction)))
+
+
+def _utc(value: datetime) -> datetime:
+    """In UTC; a time within hours of the ends of the calendar (0001-01-01T00:00+09:00,
+    9999-12-31T23:00-05:00) is clamped to that end."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return _FIRST if value.year == 1 else _LAST
 
 
 def parse_instant(text: str) -> datetime:
@@ -76,7 +104,9 @@ def parse_instant(text: str) -> datetime:
 
 
 def _zone(text: str | None) -> timezone:
-    if text is None or text == "Z":
+    if text is None:
+        return JAPAN
+    if text == "Z":
         return UTC
     sign = 1 if text[0] == "+" else -1
     hours, minutes = int(text[1:3]), int(text[4:6])

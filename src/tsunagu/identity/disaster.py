@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from tsunagu.fhir.datatypes import JAPAN
 from tsunagu.fhir.outcomes import Issue
 from tsunagu.identity.insurance import FACILITY_CODE_SYSTEM
 
@@ -233,7 +234,7 @@ def declaration_resource(declaration: Declaration) -> dict[str, Any]:
                 {"system": KIND_SYSTEM, "code": DECLARATION_CODE, "display": "災害時モード宣言"}
             ]
         },
-        "created": declaration.start.date().isoformat(),
+        "created": declaration.start.astimezone(JAPAN).date().isoformat(),  # the day in Japan
         "extension": extensions,
     }
 

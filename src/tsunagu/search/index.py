@@ -130,6 +130,16 @@ def row_codes(registry: SearchRegistry, resource_type: str, codes: Iterable[str]
     return out
 
 
+def codes_of_type(registry: SearchRegistry, resource_type: str, param_type: str) -> list[str]:
+    """The parameters of a type whose rows hold values of `param_type`: those of that type and
+    the composites with a component of it (`date` after dates changed how they are read)."""
+    return sorted(
+        code
+        for code, param in registry.for_type(resource_type).items()
+        if param.type == param_type or any(c.type == param_type for c in param.components)
+    )
+
+
 def rebuilt_together(
     registry: SearchRegistry, resource_type: str, codes: Iterable[str]
 ) -> frozenset[str]:

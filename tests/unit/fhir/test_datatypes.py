@@ -8,16 +8,33 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tsunagu.fhir.datatypes import format_http_date, format_instant, parse_instant, parse_period
+from tsunagu.fhir.datatypes import (
+    JAPAN,
+    format_http_date,
+    format_instant,
+    parse_instant,
+    parse_period,
+)
+
+
+def _jst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=JAPAN).astimezone(UTC)
 
 
 @pytest.mark.parametrize(
     ("text", "start", "end"),
     [
-        ("2024", datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)),
-        ("2024-02", datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC)),
-        ("2024-12", datetime(2024, 12, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)),
-        ("2024-02-29", datetime(2024, 2, 29, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC)),
+        # Without a zone: Japan time (UTC+9), the server's local time that R4 assumes.
+        ("2024", datetime(2023, 12, 31, 15, tzinfo=UTC), datetime(2024, 12, 31, 15, tzinfo=UTC)),
+        ("2024-02", _jst(2024, 2, 1), _jst(2024, 3, 1)),
+        ("2024-12", _jst(2024, 12, 1), _jst(2025, 1, 1)),
+        ("2024-02-29", _jst(2024, 2, 29), _jst(2024, 3, 1)),
+        ("2024-04-01T09:00", _jst(2024, 4, 1, 9, 0), _jst(2024, 4, 1, 9, 1)),
+        (
+            "2024-04-01T09:00Z",
+            datetime(2024, 4, 1, 9, tzinfo=UTC),
+            datetime(2024, 4, 1, 9, 1, tzinfo=UTC),
+        ),
         (
             "2024-04-01T09:00+09:00",
             datetime(2024, 4, 1, 0, 0, tzinfo=UTC),
@@ -36,6 +53,32 @@ from tsunagu.fhir.datatypes import format_http_date, format_instant, parse_insta
     ],
 )
 def test_period_follows_precision(text: str, start: datetime, end: datetime) -> None:
+    period = parse_period(text)
+    assert (period.start, period.end) == (start, end)
+
+
+LAST = datetime.max.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        # Within hours of the ends of the calendar, clamped to them (once an OverflowError).
+        ("0001", datetime.min.replace(tzinfo=UTC), datetime(1, 12, 31, 15, tzinfo=UTC)),
+        (
+            "0001-01-01T08:00:00+09:00",
+            datetime.min.replace(tzinfo=UTC),
+            datetime.min.replace(tzinfo=UTC),
+        ),
+        ("9999", datetime(9998, 12, 31, 15, tzinfo=UTC), LAST),
+        ("9999-12", datetime(9999, 11, 30, 15, tzinfo=UTC), LAST),
+        ("9999-12-31", datetime(9999, 12, 30, 15, tzinfo=UTC), LAST),
+        ("9999-12-31T23:00:00-05:00", LAST, LAST),
+    ],
+)
+def test_the_ends_of_the_calendar_are_periods_too(
+    text: str, start: datetime, end: datetime
+) -> None:
     period = parse_period(text)
     assert (period.start, period.end) == (start, end)
 
@@ -63,8 +106,11 @@ def test_partial_dates_cover_their_whole_period(day: date, precision: str) -> No
     text = {"year": 4, "month": 7, "day": 10}[precision]
     period = parse_period(day.isoformat()[:text])
     assert period.start < period.end
-    point = datetime.combine(day, datetime.min.time(), UTC)
+    point = datetime.combine(day, datetime.min.time(), JAPAN)  # the day begins in Japan
     assert period.start <= point < period.end
+    if precision == "day":
+        assert period.start == point
+        assert period.end == point + timedelta(days=1)
     assert period.end - period.start <= timedelta(days=366)
 
 

@@ -19,9 +19,10 @@ or active one: that is what consent is then asked on.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
+from tsunagu.fhir.datatypes import JAPAN
 from tsunagu.fhir.outcomes import FhirError, bad_request
 from tsunagu.fhir.parameters import is_parameters
 from tsunagu.identity.coverage import (
@@ -100,7 +101,6 @@ DEFINITION: dict[str, Any] = {
         {"name": "match", "use": "out", "min": 0, "max": "*", "type": "Reference"},
     ],
 }
-JAPAN = timezone(timedelta(hours=9))
 MAX_CANDIDATES = 100
 # Who may confirm eligibility: people and systems of a facility, and operators.
 ALLOWED_ROLES = frozenset(

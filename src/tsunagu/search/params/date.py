@@ -1,8 +1,11 @@
 """date: every date-like value is indexed as a half-open UTC range [low, high).
 
-A value's range comes from its precision (`2024-03` is all of March), a Period's from its
-start and end (open ends reach the ends of time), a Timing's from its events. Prefixes compare
-ranges as the spec describes.
+A value's range comes from its precision (`2024-03` is all of March, in Japan time when no
+zone is written: `fhir.datatypes`), a Period's from its start and end (open ends reach the
+ends of time), a Timing's from its events. Prefixes compare ranges as the spec describes; `ge`
+and `le` take a target that overlaps the start (end) of the search range, as HAPI FHIR does,
+where the R4 table's "gt or contained" would leave out a stay from 12-15 to 01-15 for
+`ge` 01-01.
 See: https://hl7.org/fhir/R4/search.html#date
 """
 
