@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.fhir.outcomes import FhirError
 from tsunagu.search.parameters import SearchRegistry
+from tsunagu.search.params.common import unescape
 from tsunagu.search.query import parse, split_escaped_keep
 
 
@@ -81,6 +84,14 @@ def test_bad_queries_are_400(registry: SearchRegistry, name: str, value: str) ->
 def test_escaped_commas_stay_in_values() -> None:
     assert split_escaped_keep(r"a\,b,c") == ["a,b", "c"]
     assert split_escaped_keep(r"a\|b") == [r"a\|b"]
+
+
+@given(st.text(alphabet="ab,$|\\山", max_size=12))
+def test_a_value_escaped_for_a_search_is_read_back_whole(value: str) -> None:
+    """The string, uri and token-text conditions read `unescape` of each OR value."""
+    escaped = "".join("\\" + ch if ch in ",$|\\" else ch for ch in value)
+    [single] = split_escaped_keep(escaped) or [""]
+    assert unescape(single) == value
 
 
 def test_sort_include_count_total(registry: SearchRegistry) -> None:

@@ -45,6 +45,13 @@ def split_escaped(value: str, separator: str) -> list[str]:
     return parts
 
 
+def unescape(value: str) -> str:
+    """A search value with FHIR's escapes taken out: `\\,` `\\$` `\\|` and `\\\\` stand
+    for the character itself (search.html#escaping); for the types that read a value whole
+    (string, uri, a token's text), where `split_escaped` does it for those that split it."""
+    return split_escaped(value, "")[0]
+
+
 def unsupported_modifier(spec: ParamSpec, modifier: str) -> FhirError:
     return bad_request(
         f"修飾子 ':{modifier}' は {spec.type} 型のパラメータ '{spec.code}' に使えません / "

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tsunagu.search.fhirpath import TypedValue
-from tsunagu.search.params.common import ParamSpec, unsupported_modifier
+from tsunagu.search.params.common import ParamSpec, unescape, unsupported_modifier
 from tsunagu.search.sql import Fragment
 from tsunagu.search.text import like_escape, normalize
 
@@ -78,6 +78,7 @@ def param_key(spec: ParamSpec, modifier: str | None) -> str:
 
 def condition(alias: str, value: str, modifier: str | None, spec: ParamSpec) -> Fragment:
     """Starts-with (default), `:contains` or `:exact`."""
+    value = unescape(value)
     if modifier == "exact":
         return Fragment(f"{alias}.exact = ?", (value,))
     norm = like_escape(normalize(value))

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from tsunagu.search.fhirpath import TypedValue
-from tsunagu.search.params.common import ParamSpec, split_escaped, unsupported_modifier
+from tsunagu.search.params.common import ParamSpec, split_escaped, unescape, unsupported_modifier
 from tsunagu.search.sql import Fragment
 from tsunagu.search.text import like_escape, normalize
 
@@ -113,7 +113,8 @@ def param_key(spec: ParamSpec, modifier: str | None) -> str:
 def condition(alias: str, value: str, modifier: str | None, spec: ParamSpec) -> Fragment:
     """Match one token search value (`code`, `system|code`, `|code`, `system|`)."""
     if modifier == "text":
-        return Fragment(f"{alias}.text LIKE ? ESCAPE '\\'", (like_escape(normalize(value)) + "%",))
+        text = like_escape(normalize(unescape(value)))
+        return Fragment(f"{alias}.text LIKE ? ESCAPE '\\'", (text + "%",))
     if modifier == "of-type":
         parts = split_escaped(value, "|")
         if len(parts) != 3:

@@ -6,7 +6,7 @@ See: https://hl7.org/fhir/R4/search.html#uri
 from __future__ import annotations
 
 from tsunagu.search.fhirpath import TypedValue
-from tsunagu.search.params.common import ParamSpec, unsupported_modifier
+from tsunagu.search.params.common import ParamSpec, unescape, unsupported_modifier
 from tsunagu.search.sql import Fragment
 from tsunagu.search.text import like_escape
 
@@ -24,6 +24,7 @@ def param_key(spec: ParamSpec, modifier: str | None) -> str:
 
 
 def condition(alias: str, value: str, modifier: str | None, spec: ParamSpec) -> Fragment:
+    value = unescape(value)
     if modifier is None:
         return Fragment(f"{alias}.uri = ?", (value,))
     if modifier == "below":  # stored URL starts with the search value
