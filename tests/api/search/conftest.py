@@ -8,7 +8,6 @@ or per module.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -17,28 +16,12 @@ from starlette.testclient import TestClient
 
 from tests.api.conftest import FHIR_JSON
 from tests.api.search import data
-from tests.api.search.support import SearchServer
-from tests.pgserver import PostgresServer, create_database, drop_database
-from tsunagu.bootstrap import build_platform
-from tsunagu.http.app import create_app
-from tsunagu.settings import Settings
+from tests.api.search.support import SearchServer, put_all, search_client
 
 
 def load(client: TestClient) -> str:
     """Load `data` in its three phases; returns the instant between bulk load and updates."""
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {
-                "resource": resource,
-                "request": {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"},
-            }
-            for resource in data.RESOURCES
-        ],
-    }
-    response = client.post("/fhir", json=bundle, headers=FHIR_JSON)
-    assert response.status_code == 200, response.text
+    put_all(client, data.RESOURCES)
     for target in data.DELETED:
         response = client.delete(f"/fhir/{target}")
         assert response.status_code in (200, 204), response.text
@@ -59,20 +42,5 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SearchServer]:
     """The loaded server, once per backend."""
-    backend: str = request.param
-    pg: PostgresServer | None = None
-    name = f"search_{uuid.uuid4().hex[:16]}"
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('search')}/search.db"
-    else:
-        pg = request.getfixturevalue("postgres_server")
-        assert pg is not None
-        url = create_database(pg, name)
-    try:
-        # Search semantics only: no AuditEvents mixed into system-level results.
-        platform = build_platform(Settings(database_url=url, insecure_dev=True, audit=False))
-        with TestClient(create_app(platform)) as client:
-            yield SearchServer(backend, client, load(client))
-    finally:
-        if pg is not None:
-            drop_database(pg, name)
+    with search_client(request, tmp_path_factory.mktemp("search")) as client:
+        yield SearchServer(request.param, client, load(client))

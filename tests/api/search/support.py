@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from _pytest.mark.structures import ParameterSet
 from starlette.testclient import TestClient
+
+from tests.api.conftest import FHIR_JSON
+from tests.pgserver import PostgresServer, create_database, drop_database
+from tsunagu.bootstrap import build_platform
+from tsunagu.http.app import create_app
+from tsunagu.settings import Settings
 
 BASE = "http://testserver/fhir"
 # Expected match ids: a list when the order matters (`_sort`), a set when it does not.
@@ -128,3 +137,43 @@ def pats(*numbers: int) -> set[str]:
 def all_pats(*but: int) -> set[str]:
     """Every live patient (pat-01 .. pat-12), except the given numbers."""
     return pats(*(n for n in range(1, 13) if n not in but))
+
+
+@contextmanager
+def search_client(request: pytest.FixtureRequest, folder: Path) -> Iterator[TestClient]:
+    """A server on an empty database of the backend `request.param` ("sqlite": a file in
+    `folder`; "postgresql": a database of the test session's server, dropped afterwards).
+    Search semantics only: no AuditEvents mixed into system-level results."""
+    pg: PostgresServer | None = None
+    name = f"search_{uuid.uuid4().hex[:16]}"
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder}/search.db"
+    else:
+        pg = request.getfixturevalue("postgres_server")
+        assert pg is not None
+        url = create_database(pg, name)
+    try:
+        platform = build_platform(Settings(database_url=url, insecure_dev=True, audit=False))
+        with TestClient(create_app(platform)) as client:
+            yield client
+    finally:
+        if pg is not None:
+            drop_database(pg, name)
+
+
+def put_all(client: TestClient, resources: Iterable[dict[str, Any]]) -> None:
+    """Store resources (by PUT, with their ids) in one transaction."""
+    entries = [
+        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+        for r in resources
+    ]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    response = client.post("/fhir", json=bundle, headers=FHIR_JSON)
+    assert response.status_code == 200, response.text
+
+
+def escape(value: str) -> str:
+    """A search value with FHIR's special characters (`\\ , $ |`) escaped."""
+    for ch in "\\,$|":
+        value = value.replace(ch, "\\" + ch)
+    return value

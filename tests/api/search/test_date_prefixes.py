@@ -21,7 +21,6 @@ See: https://hl7.org/fhir/R4/search.html#prefix and #date
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -31,11 +30,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.conftest import FHIR_JSON
-from tests.pgserver import PostgresServer, create_database, drop_database
-from tsunagu.bootstrap import build_platform
-from tsunagu.http.app import create_app
-from tsunagu.settings import Settings
+from tests.api.search.support import put_all, search_client
 
 ZONES = {
     None: timezone(timedelta(hours=9)),  # no zone written: Japan time
@@ -188,37 +183,21 @@ def client(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
     """A server holding the data set, once per backend."""
-    pg: PostgresServer | None = None
-    name = f"dates_{uuid.uuid4().hex[:16]}"
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('dates')}/dates.db"
-    else:
-        pg = request.getfixturevalue("postgres_server")
-        assert pg is not None
-        url = create_database(pg, name)
-    try:
-        platform = build_platform(Settings(database_url=url, insecure_dev=True, audit=False))
-        with TestClient(create_app(platform)) as client:
-            entries = [
+    with search_client(request, tmp_path_factory.mktemp("dates")) as client:
+        put_all(
+            client,
+            [
                 {
-                    "resource": {
-                        "resourceType": "Observation",
-                        "id": id,
-                        "status": "final",
-                        "code": {"text": "date oracle"},
-                        **effective,
-                    },
-                    "request": {"method": "PUT", "url": f"Observation/{id}"},
+                    "resourceType": "Observation",
+                    "id": id,
+                    "status": "final",
+                    "code": {"text": "date oracle"},
+                    **effective,
                 }
                 for id, effective, _ in DATASET
-            ]
-            bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-            response = client.post("/fhir", json=bundle, headers=FHIR_JSON)
-            assert response.status_code == 200, response.text
-            yield client
-    finally:
-        if pg is not None:
-            drop_database(pg, name)
+            ],
+        )
+        yield client
 
 
 def _found(client: TestClient, value: str) -> set[str]:

@@ -17,7 +17,6 @@ See: https://hl7.org/fhir/R4/search.html#sort and https://hl7.org/fhir/R4/http.h
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from itertools import pairwise
@@ -28,13 +27,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.conftest import FHIR_JSON
-from tests.api.search.support import BASE, entry_ids, link
-from tests.pgserver import PostgresServer, create_database, drop_database
-from tsunagu.bootstrap import build_platform
-from tsunagu.http.app import create_app
+from tests.api.search.support import BASE, entry_ids, link, put_all, search_client
 from tsunagu.search.text import normalize
-from tsunagu.settings import Settings
 
 BIRTHDATES = ["1970", "1970-03", "1970-03-01", "1970-03-02", "1985-12-31", "2001-01-01", None]
 GENDERS = ["male", "female", "other", None]
@@ -66,28 +60,9 @@ def client(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
     """A server holding the Patients, once per backend."""
-    pg: PostgresServer | None = None
-    name = f"paging_{uuid.uuid4().hex[:16]}"
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('paging')}/paging.db"
-    else:
-        pg = request.getfixturevalue("postgres_server")
-        assert pg is not None
-        url = create_database(pg, name)
-    try:
-        platform = build_platform(Settings(database_url=url, insecure_dev=True, audit=False))
-        with TestClient(create_app(platform)) as client:
-            entries = [
-                {"resource": patient, "request": {"method": "PUT", "url": f"Patient/{id}"}}
-                for id, patient in PATIENTS.items()
-            ]
-            bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-            response = client.post("/fhir", json=bundle, headers=FHIR_JSON)
-            assert response.status_code == 200, response.text
-            yield client
-    finally:
-        if pg is not None:
-            drop_database(pg, name)
+    with search_client(request, tmp_path_factory.mktemp("paging")) as client:
+        put_all(client, PATIENTS.values())
+        yield client
 
 
 def _day_range(text: str) -> tuple[date, date]:

@@ -13,7 +13,6 @@ See: https://hl7.org/fhir/R4/search.html#string and #escaping
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -21,12 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.conftest import FHIR_JSON
-from tests.pgserver import PostgresServer, create_database, drop_database
-from tsunagu.bootstrap import build_platform
-from tsunagu.http.app import create_app
+from tests.api.search.support import escape, put_all, search_client
 from tsunagu.search.text import normalize
-from tsunagu.settings import Settings
 
 ALPHABET = "abAB %_\\,$|やまだヤマダﾔﾏﾀﾞ山田髙ＡＢé"
 
@@ -48,38 +43,15 @@ def client(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
     """A server holding one Patient per family name, once per backend."""
-    pg: PostgresServer | None = None
-    name = f"strings_{uuid.uuid4().hex[:16]}"
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('strings')}/strings.db"
-    else:
-        pg = request.getfixturevalue("postgres_server")
-        assert pg is not None
-        url = create_database(pg, name)
-    try:
-        platform = build_platform(Settings(database_url=url, insecure_dev=True, audit=False))
-        with TestClient(create_app(platform)) as client:
-            entries = [
-                {
-                    "resource": {"resourceType": "Patient", "id": id, "name": [{"family": family}]},
-                    "request": {"method": "PUT", "url": f"Patient/{id}"},
-                }
+    with search_client(request, tmp_path_factory.mktemp("strings")) as client:
+        put_all(
+            client,
+            (
+                {"resourceType": "Patient", "id": id, "name": [{"family": family}]}
                 for family, id in IDS.items()
-            ]
-            bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-            response = client.post("/fhir", json=bundle, headers=FHIR_JSON)
-            assert response.status_code == 200, response.text
-            yield client
-    finally:
-        if pg is not None:
-            drop_database(pg, name)
-
-
-def escape(value: str) -> str:
-    """A search value with FHIR's special characters escaped."""
-    for ch in "\\,$|":
-        value = value.replace(ch, "\\" + ch)
-    return value
+            ),
+        )
+        yield client
 
 
 def oracle(modifier: str, query: str) -> set[str]:

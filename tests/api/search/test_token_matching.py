@@ -13,7 +13,6 @@ See: https://hl7.org/fhir/R4/search.html#token
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,12 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.conftest import FHIR_JSON
-from tests.pgserver import PostgresServer, create_database, drop_database
-from tsunagu.bootstrap import build_platform
-from tsunagu.http.app import create_app
+from tests.api.search.support import escape, put_all, search_client
 from tsunagu.search.text import normalize
-from tsunagu.settings import Settings
 
 SYSTEMS = ["http://loinc.org", "urn:oid:1.2.392.200119.4.504", None]
 CODES = ["2345-7", "A|B", "a,b", "x$y", "c\\d", "HbA1c", "hba1c", "血糖"]
@@ -69,42 +64,15 @@ def client(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
     """A server holding the Observations, once per backend."""
-    pg: PostgresServer | None = None
-    name = f"tokens_{uuid.uuid4().hex[:16]}"
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('tokens')}/tokens.db"
-    else:
-        pg = request.getfixturevalue("postgres_server")
-        assert pg is not None
-        url = create_database(pg, name)
-    try:
-        platform = build_platform(Settings(database_url=url, insecure_dev=True, audit=False))
-        with TestClient(create_app(platform)) as client:
-            entries = [
-                {
-                    "resource": {
-                        "resourceType": "Observation",
-                        "id": id,
-                        "status": "final",
-                        "code": concept,
-                    },
-                    "request": {"method": "PUT", "url": f"Observation/{id}"},
-                }
+    with search_client(request, tmp_path_factory.mktemp("tokens")) as client:
+        put_all(
+            client,
+            (
+                {"resourceType": "Observation", "id": id, "status": "final", "code": concept}
                 for id, concept in CONCEPTS.items()
-            ]
-            bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-            response = client.post("/fhir", json=bundle, headers=FHIR_JSON)
-            assert response.status_code == 200, response.text
-            yield client
-    finally:
-        if pg is not None:
-            drop_database(pg, name)
-
-
-def escape(part: str) -> str:
-    for ch in "\\,$|":
-        part = part.replace(ch, "\\" + ch)
-    return part
+            ),
+        )
+        yield client
 
 
 # A search: (form, system, code) with form one of "code", "system|code", "|code", "system|".
