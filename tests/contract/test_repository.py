@@ -196,8 +196,9 @@ def test_reindex_of_the_date_parameters_moves_days_written_in_utc_to_japan_time(
     repo: SqlRepository,
 ) -> None:
     """A database upgraded across migration 12 holds a birthdate's day as the UTC day; the
-    search reads it as the day in Japan, so the patient is not found until the date rows of
-    `tsunagu reindex --param-type date` replace it. Other rows are left as they are."""
+    search reads it as the day in Japan, so the patient is not found until `reindex_type`
+    (`tsunagu reindex --param-type date`) replaces the date rows; other rows stay as they
+    are. A rebuild of every resource ends the rebuild owed (`pending_rebuilds`)."""
     _save(repo, "d1", {"resourceType": "Patient", "gender": "male", "birthDate": "1975-03-01"})
     d = repo.dialect
     with d.writer() as conn:  # the row as the version before migration 12 wrote it
@@ -209,17 +210,26 @@ def test_reindex_of_the_date_parameters_moves_days_written_in_utc_to_japan_time(
             ),
         )
         conn.execute("DELETE FROM search_token WHERE param = 'gender'")
+        conn.execute("INSERT INTO index_rebuilds (param_type, reason) VALUES ('date', 'x')")
+        conn.execute("INSERT INTO index_rebuilds (param_type, reason) VALUES ('token', 'y')")
     born = parse(repo.registry, ["Patient"], [("birthdate", "1975-03-01")])
     gender = parse(repo.registry, ["Patient"], [("gender", "male")])
     assert repo.search(born) == []
-    dates = codes_of_type(repo.registry, "Patient", "date")
-    assert "birthdate" in dates
-    assert repo.reindex(["Patient"], params=dates) == 1
+    assert "birthdate" in codes_of_type(repo.registry, "Patient", "date")
+    assert repo.reindex_type("date", ["Patient"]) == 1  # one type only: still owed
     assert [m.resource.id for m in repo.search(born)] == ["d1"]
     assert repo.search(gender) == []  # a token parameter: not rebuilt
     with d.reader() as conn:
         low = conn.execute("SELECT low FROM search_date WHERE param = 'birthdate'").fetchone()[0]
     assert d.decode_time(low) == datetime(1975, 2, 28, 15, tzinfo=UTC)
+    assert repo.pending_rebuilds() == {"date": "x", "token": "y"}
+    assert repo.reindex_type("date") == 1
+    assert repo.pending_rebuilds() == {"token": "y"}
+    assert repo.reindex() == 1  # everything computed afresh: nothing owed
+    assert repo.pending_rebuilds() == {}
+    assert [m.resource.id for m in repo.search(gender)] == ["d1"]
+    with pytest.raises(ValueError, match="no search parameter of type 'dat'"):
+        repo.reindex_type("dat")
 
 
 def _string_rows(repo: SqlRepository) -> list[tuple[str, str]]:

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.cli import run_tsunagu
+from tsunagu.cli.common import open_platform
+from tsunagu.cli.main import rebuild_owed
 
 
 def test_demo_data_info_load_and_reindex(tmp_path: Path) -> None:
@@ -83,3 +91,69 @@ def test_a_database_that_fails_ends_with_one_line_not_a_traceback(tmp_path: Path
         result.stderr.split()
     )
     assert "Traceback" not in result.stderr
+
+
+def _stale_demo_database(tmp_path: Path) -> tuple[str, Path]:
+    """The demo data in a database as an upgrade across migration 12 leaves it: a birthdate
+    indexed as the UTC day, and the rebuild of the date rows owed."""
+    path = tmp_path / "stale.db"
+    database = f"sqlite:///{path}"
+    assert run_tsunagu("demo-data", "--database", database, cwd=tmp_path).returncode == 0
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE search_date SET low = '1958-04-12T00:00:00.000000+00:00',"
+            " high = '1958-04-13T00:00:00.000000+00:00' WHERE param = 'birthdate'"
+            " AND low LIKE '1958-04-11T15:00%'"
+        )
+        conn.execute("INSERT INTO index_rebuilds (param_type, reason) VALUES ('date', 'test')")
+    return database, path
+
+
+def _birthdate_lows(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT low FROM search_date WHERE param = 'birthdate'").fetchall()
+    return sorted(str(row[0]) for row in rows if str(row[0]).startswith("1958-04-1"))
+
+
+def test_serve_rebuilds_the_index_rows_an_upgrade_changed_before_it_answers(
+    tmp_path: Path,
+) -> None:
+    database, path = _stale_demo_database(tmp_path)
+    assert _birthdate_lows(path) == ["1958-04-12T00:00:00.000000+00:00"]
+    argv = [sys.executable, "-m", "tsunagu", "serve", "--database", database, "--port", "0"]
+    seen: list[str] = []
+    with subprocess.Popen(
+        [*argv, "--insecure-dev"], cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    ) as server:
+        try:
+            assert server.stderr is not None
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                line = server.stderr.readline()
+                seen.append(line.strip())
+                if not line or "Uvicorn running" in line:
+                    break
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    said = " ".join(seen)
+    assert "rebuilt the date index rows of 15 resources" in said, said
+    assert _birthdate_lows(path) == ["1958-04-11T15:00:00.000000+00:00"]  # the day in Japan
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM index_rebuilds").fetchone()[0] == 0
+
+
+def test_a_large_database_is_told_how_to_rebuild(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database, path = _stale_demo_database(tmp_path)
+    platform = open_platform(database)
+    try:
+        rebuild_owed(platform, limit=10)
+    finally:
+        platform.close()
+    said = " ".join(capsys.readouterr().err.split())
+    assert "run `tsunagu reindex --param-type date`" in said
+    assert _birthdate_lows(path) == ["1958-04-12T00:00:00.000000+00:00"]  # left for the operator
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT param_type FROM index_rebuilds").fetchall() == [("date",)]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.search.parameters import SearchRegistry
@@ -198,22 +195,20 @@ def test_sqlite_times_before_the_year_1000_are_padded(database_url: str) -> None
         dialect.close()
 
 
-def test_an_upgrade_that_leaves_date_rows_stale_says_to_reindex(
-    database_url: str, caplog: pytest.LogCaptureFixture
+def test_an_upgrade_across_migration_12_owes_a_rebuild_of_date_rows_if_it_has_any(
+    database_url: str,
 ) -> None:
-    """Migration 12 (dates without a zone in Japan time) has no statement: a database that
-    has date rows written before it is told, once, to rebuild them; an empty one is not."""
+    """Dates without a zone became days in Japan time: a database with date rows records the
+    rebuild it owes (`index_rebuilds`, done by `SqlRepository.reindex_type`); one without
+    owes nothing."""
     dialect = _dialect(database_url)
     try:
         migrate(dialect, target=11)
-        with caplog.at_level(logging.WARNING, logger="tsunagu.storage.sql.migrations"):
-            assert migrate(dialect) == 1
-        assert caplog.records == []
-    finally:
-        dialect.close()
-    dialect = _dialect(database_url)
-    try:
+        assert migrate(dialect) == 1
+        with dialect.reader() as conn:
+            assert conn.execute("SELECT param_type FROM index_rebuilds").fetchall() == []
         with dialect.writer() as conn:
+            conn.execute("DROP TABLE index_rebuilds")
             conn.execute("DELETE FROM schema_migrations WHERE version = 12")
             conn.execute(
                 dialect.sql(
@@ -225,11 +220,11 @@ def test_an_upgrade_that_leaves_date_rows_stale_says_to_reindex(
                     dialect.encode_time(datetime(1975, 3, 2, tzinfo=UTC)),
                 ),
             )
-        with caplog.at_level(logging.WARNING, logger="tsunagu.storage.sql.migrations"):
-            assert migrate(dialect) == 1
-            assert migrate(dialect) == 0
-        [record] = caplog.records
-        assert "tsunagu reindex --param-type date" in record.getMessage()
-        assert "Japan time" in record.getMessage()
+        assert migrate(dialect) == 1
+        with dialect.reader() as conn:
+            rows = conn.execute("SELECT param_type, reason FROM index_rebuilds").fetchall()
+        [(param_type, reason)] = rows
+        assert param_type == "date"
+        assert "Japan time" in reason
     finally:
         dialect.close()

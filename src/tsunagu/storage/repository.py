@@ -181,6 +181,19 @@ class ResourceRepository(Protocol):
         given); returns how many were indexed."""
         ...
 
+    def reindex_type(
+        self,
+        param_type: str,
+        resource_types: Sequence[str] = (),
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """`reindex` of the parameters of one type (`date`); ValueError if there is none."""
+        ...
+
+    def pending_rebuilds(self) -> dict[str, str]:
+        """Parameter types whose rows an upgrade changed and a rebuild still owes (reason)."""
+        ...
+
     def prune_index(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Delete index rows that no search parameter writes any more; returns how many."""
         ...

@@ -10,14 +10,11 @@ upgraded one end up the same (`tests/integration/test_migrations.py`).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from tsunagu.storage.sql import schema_access, schema_audit, schema_auth
 from tsunagu.storage.sql.dialect import Dialect
-
-log = logging.getLogger(__name__)
 
 
 def _index_table(name: str, columns: str, *lookups: str) -> list[str]:
@@ -217,25 +214,25 @@ MIGRATIONS: list[tuple[int, str, Sequence[Statement]]] = [
     ),
     (
         12,
-        "dates without a time zone in Japan time",
-        # No statement: the rows are computed by the indexer, and `STALE_ROWS` tells the
-        # operator of a database that has some to rebuild them (`--param-type date`).
-        [],
+        "dates without a time zone in Japan time; index rebuilds owed",
+        [
+            # Index rows that an upgrade changed and that must be computed again: the
+            # indexer does it (`SqlRepository.reindex_type`), not SQL. The row stays until a
+            # rebuild of that parameter type (or a full one) ends; `tsunagu serve` does it at
+            # start-up for a small database and reminds the operator of a large one.
+            """CREATE TABLE index_rebuilds (
+                param_type {text} PRIMARY KEY,
+                reason TEXT NOT NULL
+            )""",
+            # A date without a zone was the UTC day; it is the day in Japan now.
+            "INSERT INTO index_rebuilds (param_type, reason) SELECT 'date',"
+            " '日付 (時刻なし) を日本時間で索引します / dates without a time zone are days in"
+            " Japan time (UTC+9), not UTC' WHERE EXISTS (SELECT 1 FROM search_date)",
+        ],
     ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
-
-# Migrations that change what the indexer writes: rows of this table written before them are
-# stale until this command rebuilds them (version -> (table, command, what changed)).
-STALE_ROWS: dict[int, tuple[str, str, str]] = {
-    12: (
-        "search_date",
-        "tsunagu reindex --param-type date",
-        "日付 (時刻なし) を日本時間で索引します / dates without a time zone are now days in "
-        "Japan time (UTC+9), not UTC",
-    ),
-}
 
 
 def migrate(dialect: Dialect, *, target: int = LATEST) -> int:
@@ -250,14 +247,9 @@ def migrate(dialect: Dialect, *, target: int = LATEST) -> int:
         )
         done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
         applied = 0
-        stale: list[tuple[str, str]] = []
         for version, description, statements in MIGRATIONS:
             if version in done or version > target:
                 continue
-            if version in STALE_ROWS:
-                table, command, change = STALE_ROWS[version]
-                if conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
-                    stale.append((command, change))
             for statement in statements:
                 if isinstance(statement, tuple):  # (dialect name, statement): that one only
                     only, statement = statement
@@ -272,15 +264,7 @@ def migrate(dialect: Dialect, *, target: int = LATEST) -> int:
                 (version, description, dialect.encode_time(datetime.now(UTC))),
             )
             applied += 1
-    for command, change in stale:
-        log.warning(
-            "検索インデックスの再構築が必要です: `%s` を実行してください / "
-            "the search index needs rebuilding: run `%s` (%s)",
-            command,
-            command,
-            change,
-        )
-    return applied
+        return applied
 
 
 def schema_version(dialect: Dialect) -> int:

@@ -7,7 +7,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tsunagu.search.index import TABLES, rebuilt_together, row_codes, stale_row_codes
+from tsunagu.search.index import (
+    TABLES,
+    codes_of_type,
+    rebuilt_together,
+    row_codes,
+    stale_row_codes,
+)
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.plan import AUDIT_TYPE, Cursor
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
@@ -181,11 +187,52 @@ class SqlRepository:
                 ]
                 write_index_rows(d, conn, by_table, [row for row in access_rows if row])
             if not rows:
+                if not resource_types and not params:  # everything is computed afresh
+                    self._rebuilt(None)
                 return done
             done += len(rows)
             after = rows[-1][0]
             if progress is not None:
                 progress(done, total)
+
+    def reindex_type(
+        self,
+        param_type: str,
+        resource_types: Sequence[str] = (),
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """`reindex` of the parameters of one type (`date`), and of the composites with a
+        component of it (`search.index.codes_of_type`); a rebuild of every resource ends the
+        rebuild of that type owed since an upgrade (`pending_rebuilds`). ValueError if no
+        parameter has that type."""
+        types = resource_types or sorted(self.registry.definitions.resource_types)
+        codes = sorted({c for t in types for c in codes_of_type(self.registry, t, param_type)})
+        if not codes:
+            raise ValueError(f"no search parameter of type {param_type!r}")
+        count = self.reindex(resource_types, progress, params=codes)
+        if not resource_types:
+            self._rebuilt(param_type)
+        return count
+
+    def pending_rebuilds(self) -> dict[str, str]:
+        """Parameter types whose index rows an upgrade changed, with the reason: their rows
+        are stale until `reindex_type` (or a full `reindex`) computes them again."""
+        with self.dialect.reader() as conn:
+            rows = conn.execute(
+                "SELECT param_type, reason FROM index_rebuilds ORDER BY param_type"
+            ).fetchall()
+        return {str(param_type): str(reason) for param_type, reason in rows}
+
+    def _rebuilt(self, param_type: str | None) -> None:
+        """The rebuild owed for this parameter type (every type: None) is done."""
+        d = self.dialect
+        with d.writer() as conn:
+            if param_type is None:
+                conn.execute("DELETE FROM index_rebuilds")
+            else:
+                conn.execute(
+                    d.sql("DELETE FROM index_rebuilds WHERE param_type = ?"), (param_type,)
+                )
 
     def prune_index(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Delete the index rows that no search parameter writes any more (see
