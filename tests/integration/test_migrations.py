@@ -198,9 +198,9 @@ def test_sqlite_times_before_the_year_1000_are_padded(database_url: str) -> None
 def test_an_upgrade_across_migration_12_owes_a_rebuild_of_date_rows_if_it_has_any(
     database_url: str,
 ) -> None:
-    """Dates without a zone became days in Japan time: a database with date rows records the
-    rebuild it owes (`index_rebuilds`, done by `SqlRepository.reindex_type`); one without
-    owes nothing."""
+    """Dates without a zone became days in Japan time, and Range numbers got rows: a database
+    with date rows, or RiskAssessments, records the rebuilds it owes (`index_rebuilds`, done
+    by `SqlRepository.reindex_type`); an empty one owes nothing."""
     dialect = _dialect(database_url)
     try:
         migrate(dialect, target=11)
@@ -220,11 +220,21 @@ def test_an_upgrade_across_migration_12_owes_a_rebuild_of_date_rows_if_it_has_an
                     dialect.encode_time(datetime(1975, 3, 2, tzinfo=UTC)),
                 ),
             )
+            conn.execute(
+                dialect.sql(
+                    "INSERT INTO resources (resource_type, id, version, seq, last_updated, deleted)"
+                    " VALUES ('RiskAssessment', 'r1', 1, 1, ?, ?)"
+                ),
+                (dialect.encode_time(datetime(2026, 1, 1, tzinfo=UTC)), False),
+            )
         assert migrate(dialect) == 1
         with dialect.reader() as conn:
-            rows = conn.execute("SELECT param_type, reason FROM index_rebuilds").fetchall()
-        [(param_type, reason)] = rows
-        assert param_type == "date"
-        assert "Japan time" in reason
+            rows = conn.execute(
+                "SELECT param_type, reason FROM index_rebuilds ORDER BY param_type"
+            ).fetchall()
+        [(date_type, date_reason), (number_type, number_reason)] = rows
+        assert (date_type, number_type) == ("date", "number")
+        assert "Japan time" in date_reason
+        assert "Range" in number_reason
     finally:
         dialect.close()

@@ -1,7 +1,9 @@
 """number: integers and decimals, compared with the precision of the search value.
 
-`100` means [99.5, 100.5); `1e2` the same; `100.00` means [99.995, 100.005). Stored values are
-ranges too (`low`, `high`), points having low = high, so Ranges compare the same way.
+`100` means [99.5, 100.5); `100.00` means [99.995, 100.005); `1e2` has one significant figure,
+[50, 150) (the R4 table's example says [95, 105), against its own "1 significant figure").
+Stored values are ranges too (`low`, `high`): a number is a point, low = high; a Range
+(`RiskAssessment.prediction.probability`) its low and high, so Ranges compare the same way.
 See: https://hl7.org/fhir/R4/search.html#number
 """
 
@@ -25,14 +27,35 @@ COLUMNS = ("low", "high")
 Row = tuple[float, float]
 
 
+# The ends of an open Range (no low, or no high).
+LOWEST = float("-1e308")
+HIGHEST = float("1e308")
+
+
 def rows(values: list[TypedValue]) -> list[Row]:
-    """Index rows: each number as a point."""
+    """Index rows: each number as a point, a Range (`RiskAssessment.prediction.probability`)
+    as its low and high."""
     out: set[Row] = set()
     for typed in values:
         value = as_number(typed.value)
         if value is not None:
             out.add((value, value))
+        elif isinstance(typed.value, dict):
+            bounds = range_bounds(typed.value)
+            if bounds is not None:
+                out.add(bounds)
     return sorted(out)
+
+
+def range_bounds(value: dict[str, Any]) -> Row | None:
+    """A Range's (low, high), an open end as the end of the number line; None if it has
+    neither (or is not a Range)."""
+    low, high = value.get("low"), value.get("high")
+    if not isinstance(low, dict) and not isinstance(high, dict):
+        return None
+    lo = as_number(low.get("value")) if isinstance(low, dict) else None
+    hi = as_number(high.get("value")) if isinstance(high, dict) else None
+    return (LOWEST if lo is None else lo, HIGHEST if hi is None else hi)
 
 
 def parse(spec: ParamSpec, raw: str) -> tuple[str, float, float, float]:

@@ -40,19 +40,13 @@ def _rows(value: Any) -> Iterator[Row]:
     if point is not None:
         yield (_text(value, "system"), _text(value, "code"), _text(value, "unit"), point, point)
         return
-    low, high = value.get("low"), value.get("high")  # Range
-    if isinstance(low, dict) or isinstance(high, dict):
+    bounds = number.range_bounds(value)
+    if bounds is not None:
+        low, high = value.get("low"), value.get("high")
         unit_from = low if isinstance(low, dict) else high
         assert isinstance(unit_from, dict)
-        lo = number.as_number((low or {}).get("value"))
-        hi = number.as_number((high or {}).get("value"))
-        yield (
-            _text(unit_from, "system"),
-            _text(unit_from, "code"),
-            _text(unit_from, "unit"),
-            lo if lo is not None else float("-1e308"),
-            hi if hi is not None else float("1e308"),
-        )
+        system, code, unit = (_text(unit_from, key) for key in ("system", "code", "unit"))
+        yield (system, code, unit, *bounds)
 
 
 def _text(value: dict[str, Any], key: str) -> str:

@@ -214,7 +214,7 @@ MIGRATIONS: list[tuple[int, str, Sequence[Statement]]] = [
     ),
     (
         12,
-        "dates without a time zone in Japan time; index rebuilds owed",
+        "dates without a time zone in Japan time, Range numbers; index rebuilds owed",
         [
             # Index rows that an upgrade changed and that must be computed again: the
             # indexer does it (`SqlRepository.reindex_type`), not SQL. The row stays until a
@@ -228,6 +228,10 @@ MIGRATIONS: list[tuple[int, str, Sequence[Statement]]] = [
             "INSERT INTO index_rebuilds (param_type, reason) SELECT 'date',"
             " '日付 (時刻なし) を日本時間で索引します / dates without a time zone are days in"
             " Japan time (UTC+9), not UTC' WHERE EXISTS (SELECT 1 FROM search_date)",
+            # A number that is a Range (RiskAssessment's probability) had no row.
+            "INSERT INTO index_rebuilds (param_type, reason) SELECT 'number',"
+            " '範囲の数値を索引します / numbers given as a Range are indexed'"
+            " WHERE EXISTS (SELECT 1 FROM resources WHERE resource_type = 'RiskAssessment')",
         ],
     ),
 ]
