@@ -1,0 +1,188 @@
+"""Reference search, chains and `_has` against an oracle over a small graph of resources.
+
+Patients (some sharing names and identifier values), Encounters of them, and Observations
+whose subject is a local Patient, another server's Patient (an absolute URL, which only that
+URL finds) or a Patient known only by identifier, with an Encounter or not. The oracle walks
+the graph: a reference value `Patient/X`, `X` with `:Patient`, or an absolute URL;
+`:identifier`; a chain through one or two references (`subject:Patient.name`,
+`encounter.subject.family`); and `_has` (Patients with an Observation of some code). Both
+backends, over HTTP.
+See: https://hl7.org/fhir/R4/search.html#reference, #chaining and #has
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from tests.api.search.support import put_all, search_client
+from tsunagu.search.text import normalize
+
+OTHER = "http://other.example/fhir"
+MRN = "urn:oid:1.2.392.100495.20.3.51.11311234567"
+FAMILIES = ["山田", "やまだ", "佐藤", "鈴木"]
+CODES = ["2345-7", "4548-4", "29463-7"]
+
+
+def _graph() -> tuple[
+    dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]
+]:
+    rng = random.Random(20261123)
+    patients = {
+        f"p{n}": {
+            "resourceType": "Patient",
+            "id": f"p{n}",
+            "identifier": [{"system": MRN, "value": f"{n % 4:04d}"}],
+            "name": [{"family": rng.choice(FAMILIES)}],
+        }
+        for n in range(8)
+    }
+    encounters = {
+        f"e{n}": {
+            "resourceType": "Encounter",
+            "id": f"e{n}",
+            "status": "finished",
+            "class": {"code": "AMB"},
+            "subject": {"reference": f"Patient/{rng.choice(sorted(patients))}"},
+        }
+        for n in range(10)
+    }
+    observations: dict[str, dict[str, Any]] = {}
+    for n in range(40):
+        kind = rng.choice(["local", "local", "local", "other", "identifier"])
+        target = rng.choice(sorted(patients))
+        if kind == "local":
+            subject: dict[str, Any] = {"reference": f"Patient/{target}"}
+        elif kind == "other":
+            subject = {"reference": f"{OTHER}/Patient/{target}"}
+        else:
+            subject = {"identifier": {"system": MRN, "value": f"{n % 4:04d}"}}
+        observation: dict[str, Any] = {
+            "resourceType": "Observation",
+            "id": f"o{n:02d}",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": rng.choice(CODES)}]},
+            "subject": subject,
+        }
+        if rng.random() < 0.6:
+            observation["encounter"] = {"reference": f"Encounter/{rng.choice(sorted(encounters))}"}
+        observations[observation["id"]] = observation
+    return patients, encounters, observations
+
+
+PATIENTS, ENCOUNTERS, OBSERVATIONS = _graph()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """A server holding the graph, once per backend."""
+    with search_client(request, tmp_path_factory.mktemp("references")) as client:
+        put_all(client, [*PATIENTS.values(), *ENCOUNTERS.values(), *OBSERVATIONS.values()])
+        yield client
+
+
+def found(client: TestClient, path: str, pairs: list[tuple[str, str]]) -> set[str]:
+    response = client.get(f"/fhir/{path}", params=[*pairs, ("_count", "1000")])
+    assert response.status_code == 200, response.text
+    bundle = response.json()
+    assert [e for e in bundle.get("entry", []) if e["search"]["mode"] != "match"] == []
+    return {entry["resource"]["id"] for entry in bundle.get("entry", [])}
+
+
+def local_subject(observation: dict[str, Any]) -> str | None:
+    """The id of the local Patient an Observation is about, if any."""
+    reference = observation["subject"].get("reference", "")
+    return reference.removeprefix("Patient/") if reference.startswith("Patient/") else None
+
+
+def family_matches(patient_id: str | None, start: str) -> bool:
+    if patient_id is None:
+        return False
+    family = PATIENTS[patient_id]["name"][0]["family"]
+    return normalize(family).startswith(normalize(start))
+
+
+def encounter_patient(observation: dict[str, Any]) -> str | None:
+    encounter = observation.get("encounter", {}).get("reference", "").removeprefix("Encounter/")
+    if not encounter:
+        return None
+    return str(ENCOUNTERS[encounter]["subject"]["reference"]).removeprefix("Patient/")
+
+
+PATIENT_IDS = sorted(PATIENTS)
+
+
+@settings(max_examples=80)
+@given(
+    target=st.sampled_from([*PATIENT_IDS, "nobody"]),
+    form=st.sampled_from(["Patient/{}", "{}", ":Patient={}", "patient={}", OTHER + "/Patient/{}"]),
+)
+def test_a_reference_value_in_every_form(client: TestClient, target: str, form: str) -> None:
+    if form.startswith(":"):
+        pairs = [("subject:Patient", target)]
+    elif form.startswith("patient="):
+        pairs = [("patient", target)]
+    else:
+        pairs = [("subject", form.format(target))]
+    wanted = f"{OTHER}/Patient/{target}" if form.startswith(OTHER) else f"Patient/{target}"
+    expected = {id for id, o in OBSERVATIONS.items() if o["subject"].get("reference") == wanted}
+    assert found(client, "Observation", pairs) == expected
+
+
+@settings(max_examples=40)
+@given(value=st.sampled_from([f"{n:04d}" for n in range(5)]))
+def test_identifier_of_the_reference(client: TestClient, value: str) -> None:
+    expected = {
+        id
+        for id, o in OBSERVATIONS.items()
+        if o["subject"].get("identifier", {}).get("value") == value
+    }
+    assert found(client, "Observation", [("subject:identifier", f"{MRN}|{value}")]) == expected
+
+
+@settings(max_examples=80)
+@given(
+    start=st.sampled_from([*FAMILIES, "ヤマ", "山", "佐"]),
+    through=st.sampled_from(["subject:Patient", "subject", "patient", "encounter.subject"]),
+)
+def test_chains_match_the_graph(client: TestClient, start: str, through: str) -> None:
+    via = encounter_patient if through == "encounter.subject" else local_subject
+    expected = {id for id, o in OBSERVATIONS.items() if family_matches(via(o), start)}
+    assert found(client, "Observation", [(f"{through}.family", start)]) == expected
+
+
+@settings(max_examples=40)
+@given(value=st.sampled_from([f"{n:04d}" for n in range(5)]))
+def test_a_chain_to_the_identifier_of_a_local_patient(client: TestClient, value: str) -> None:
+    expected = {
+        id
+        for id, o in OBSERVATIONS.items()
+        if (p := local_subject(o)) is not None and PATIENTS[p]["identifier"][0]["value"] == value
+    }
+    pairs = [("subject:Patient.identifier", f"{MRN}|{value}")]
+    assert found(client, "Observation", pairs) == expected
+
+
+@settings(max_examples=40)
+@given(code=st.sampled_from([*CODES, "0000-0"]), family=st.sampled_from([None, *FAMILIES]))
+def test_has_finds_the_patients_of_matching_observations(
+    client: TestClient, code: str, family: str | None
+) -> None:
+    expected = {
+        p
+        for o in OBSERVATIONS.values()
+        if o["code"]["coding"][0]["code"] == code and (p := local_subject(o)) is not None
+    }
+    pairs = [("_has:Observation:subject:code", f"http://loinc.org|{code}")]
+    if family is not None:
+        pairs.append(("family", family))
+        expected = {p for p in expected if family_matches(p, family)}
+    assert found(client, "Patient", pairs) == expected
