@@ -148,3 +148,31 @@ def test_pages_give_every_match_once_in_the_order_of_the_keys(
         assert len(back) <= len(paged), "more pages back than forward"
         back.append(_get(client, url))
     assert [entry_ids(page) for page in reversed(back)] == [entry_ids(page) for page in paged]
+
+
+ELEMENT = {"birthdate": "birthDate", "gender": "gender", "family": "name"}
+
+
+@pytest.mark.parametrize("param", sorted(ELEMENT))
+def test_missing_splits_the_patients_by_whether_they_have_the_element(
+    client: TestClient, param: str
+) -> None:
+    without = {id for id, p in PATIENTS.items() if ELEMENT[param] not in p}
+    assert 0 < len(without) < len(PATIENTS)
+    missing = entry_ids(_get(client, f"{BASE}/Patient?{param}:missing=true&_count=1000"))
+    present = entry_ids(_get(client, f"{BASE}/Patient?{param}:missing=false&_count=1000"))
+    assert sorted(missing) == sorted(without)
+    assert sorted(present) == sorted(set(PATIENTS) - without)
+
+
+@settings(max_examples=20)
+@given(gender=st.sampled_from([g for g in GENDERS if g]), count=st.integers(1, 5))
+def test_totals_count_every_match_whatever_the_page(
+    client: TestClient, gender: str, count: int
+) -> None:
+    expected = sum(1 for p in PATIENTS.values() if p.get("gender") == gender)
+    query = f"{BASE}/Patient?gender={gender}"
+    assert _get(client, f"{query}&_summary=count")["total"] == expected
+    first = _get(client, f"{query}&_total=accurate&_count={count}")
+    assert first["total"] == expected
+    assert len(entry_ids(first)) == min(count, expected)
