@@ -186,3 +186,71 @@ def test_has_finds_the_patients_of_matching_observations(
         pairs.append(("family", family))
         expected = {p for p in expected if family_matches(p, family)}
     assert found(client, "Patient", pairs) == expected
+
+
+def split(client: TestClient, path: str, pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """`Type/id` of a searchset's entries, by search mode."""
+    response = client.get(f"/fhir/{path}", params=[*pairs, ("_count", "1000")])
+    assert response.status_code == 200, response.text
+    out: dict[str, set[str]] = {"match": set(), "include": set()}
+    for entry in response.json().get("entry", []):
+        resource = entry["resource"]
+        out[entry["search"]["mode"]].add(f"{resource['resourceType']}/{resource['id']}")
+    return out
+
+
+def _encounter_of(observation: dict[str, Any]) -> str | None:
+    reference = observation.get("encounter", {}).get("reference")
+    return str(reference) if reference else None
+
+
+@settings(max_examples=30)
+@given(code=st.sampled_from(CODES), iterate=st.booleans())
+def test_includes_add_what_the_matches_refer_to(
+    client: TestClient, code: str, iterate: bool
+) -> None:
+    matched = {id for id, o in OBSERVATIONS.items() if o["code"]["coding"][0]["code"] == code}
+    encounters = {e for id in matched if (e := _encounter_of(OBSERVATIONS[id])) is not None}
+    patients = {f"Patient/{p}" for id in matched if (p := local_subject(OBSERVATIONS[id]))}
+    pairs = [
+        ("code", f"http://loinc.org|{code}"),
+        ("_include", "Observation:subject"),
+        ("_include", "Observation:encounter"),
+    ]
+    if iterate:  # the Patients of the included Encounters too
+        pairs.append(("_include:iterate", "Encounter:subject"))
+        patients |= {
+            str(ENCOUNTERS[e.removeprefix("Encounter/")]["subject"]["reference"])
+            for e in encounters
+        }
+    result = split(client, "Observation", pairs)
+    assert result["match"] == {f"Observation/{id}" for id in matched}
+    assert result["include"] == encounters | patients
+
+
+@settings(max_examples=20)
+@given(family=st.sampled_from(FAMILIES))
+def test_revinclude_adds_what_refers_to_the_matches(client: TestClient, family: str) -> None:
+    matched = {id for id in PATIENTS if family_matches(id, family)}
+    observations = {
+        f"Observation/{id}" for id, o in OBSERVATIONS.items() if local_subject(o) in matched
+    }
+    result = split(client, "Patient", [("family", family), ("_revinclude", "Observation:subject")])
+    assert result["match"] == {f"Patient/{id}" for id in matched}
+    assert result["include"] == observations
+
+
+@settings(max_examples=20)
+@given(patient=st.sampled_from(PATIENT_IDS))
+def test_the_compartment_and_everything_of_a_patient(client: TestClient, patient: str) -> None:
+    observations = {
+        f"Observation/{id}" for id, o in OBSERVATIONS.items() if local_subject(o) == patient
+    }
+    encounters = {
+        f"Encounter/{id}"
+        for id, e in ENCOUNTERS.items()
+        if e["subject"]["reference"] == f"Patient/{patient}"
+    }
+    assert split(client, f"Patient/{patient}/Observation", [])["match"] == observations
+    everything = split(client, f"Patient/{patient}/$everything", [])
+    assert everything["match"] == {f"Patient/{patient}"} | observations | encounters
