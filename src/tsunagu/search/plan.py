@@ -20,7 +20,14 @@ from tsunagu.search.parameters import COLUMN_PARAMS, MODULES, CompositeRows, Ind
 from tsunagu.search.params import date as date_param
 from tsunagu.search.params import token
 from tsunagu.search.params.common import split_escaped
-from tsunagu.search.query import AccessFilter, Compartment, Criterion, SearchQuery, SortKey
+from tsunagu.search.query import (
+    AccessFilter,
+    CareDates,
+    Compartment,
+    Criterion,
+    SearchQuery,
+    SortKey,
+)
 from tsunagu.search.sql import FALSE, TRUE, Fragment, join, one_of
 
 
@@ -147,6 +154,8 @@ def select(query: SearchQuery, r: str = "r") -> Selection:
         parts.append(_compartment(query.compartment, r))
         if query.compartment.owner_checked:
             parts.append(_owner_exists(aliases, query.compartment))
+        if query.compartment.care is not None:
+            parts.append(_cared_for(query.compartment.care, r))
     candidates = [p for p in parts if isinstance(p, KeySet) and not p.negated]
     driver = min(candidates, key=lambda k: k.rank) if candidates else None
     conditions = [
@@ -181,6 +190,17 @@ def _compartment(compartment: Compartment, r: str) -> Part:
         rank=1,
         owner=(compartment.owner_type, compartment.owner_id) if compartment.include_owner else None,
         typed=False,  # the membership test names the types
+    )
+
+
+def _cared_for(care: CareDates, r: str) -> Fragment:
+    """A resource without a date of care (the Patient, most Medications, an Observation
+    without its time), or one whose date of care overlaps [start, end)."""
+    rows = membership(care.rows, "cd")
+    dated = f"SELECT 1 FROM search_date cd WHERE cd.res_key = {r}.res_key AND ({rows.sql})"
+    return Fragment(
+        f"(NOT EXISTS ({dated}) OR EXISTS ({dated} AND cd.high > ? AND cd.low < ?))",
+        (*rows.params, *rows.params, care.start, care.end),
     )
 
 

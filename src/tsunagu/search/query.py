@@ -82,13 +82,24 @@ class Include:
 
 
 @dataclass(frozen=True)
+class CareDates:
+    """`$everything`'s `start` and `end`: the resources whose date of care (by type, the
+    `param` values of its date rows) meets [start, end), and those that have none."""
+
+    rows: tuple[tuple[str, tuple[str, ...]], ...]
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
 class Compartment:
     """Restrict results to a compartment (`Patient/123/Observation`, `$everything`).
 
     `params` names, per resource type, the `param` values of the reference rows that put a
     resource in the compartment (an alias's sources: `SearchRegistry.row_codes`);
     `include_owner` also matches the compartment's own resource;
-    `owner_checked` matches nothing unless the owner exists (current, not deleted).
+    `owner_checked` matches nothing unless the owner exists (current, not deleted);
+    `care` keeps only the resources cared for in a period (`$everything?start=&end=`).
     """
 
     owner_type: str
@@ -96,6 +107,7 @@ class Compartment:
     params: tuple[tuple[str, tuple[str, ...]], ...]
     include_owner: bool = False
     owner_checked: bool = False
+    care: CareDates | None = None
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ def test_everything_of_a_missing_patient_is_not_found(
 @pytest.mark.parametrize(
     ("query", "status"),
     [
-        ("Patient/pat-06/$everything?start=2024-01-01", 400),
+        ("Patient/pat-06/$everything?start=yesterday", 400),
+        ("Patient/pat-06/$everything?start=2024-04-02&end=2024-04-01", 400),
         ("Patient/pat-06/$everything?_type=Practitioner", 400),
         ("Patient/pat-06/$everything?_cursor=not-a-cursor", 400),
     ],

@@ -50,6 +50,12 @@ def _graph() -> tuple[
             "status": "finished",
             "class": {"code": "AMB"},
             "subject": {"reference": f"Patient/{rng.choice(sorted(patients))}"},
+            # A stay of some days in March 2024, or none written.
+            **(
+                {"period": {"start": f"2024-03-{day:02d}", "end": f"2024-03-{day + 3:02d}"}}
+                if (day := rng.randint(0, 28))
+                else {}
+            ),
         }
         for n in range(10)
     }
@@ -72,6 +78,9 @@ def _graph() -> tuple[
         }
         if rng.random() < 0.6:
             observation["encounter"] = {"reference": f"Encounter/{rng.choice(sorted(encounters))}"}
+        if rng.random() < 0.8:  # a time of care in March 2024, in Japan
+            day, hour = rng.randint(1, 31), rng.randint(0, 23)
+            observation["effectiveDateTime"] = f"2024-03-{day:02d}T{hour:02d}:00:00+09:00"
         observations[observation["id"]] = observation
     return patients, encounters, observations
 
@@ -254,3 +263,45 @@ def test_the_compartment_and_everything_of_a_patient(client: TestClient, patient
     assert split(client, f"Patient/{patient}/Observation", [])["match"] == observations
     everything = split(client, f"Patient/{patient}/$everything", [])
     assert everything["match"] == {f"Patient/{patient}"} | observations | encounters
+
+
+def _care(resource: dict[str, Any]) -> tuple[str, str] | None:
+    """First and last day of care (Japan time), or None without a date of care."""
+    if "effectiveDateTime" in resource:
+        day = resource["effectiveDateTime"][:10]
+        return day, day
+    if "period" in resource:
+        return resource["period"]["start"], resource["period"]["end"]
+    return None
+
+
+@settings(max_examples=40)
+@given(
+    patient=st.sampled_from(PATIENT_IDS),
+    start=st.sampled_from([None, "2024-03-01", "2024-03-10", "2024-03-31"]),
+    end=st.sampled_from([None, "2024-03-09", "2024-03-15", "2024-03-31"]),
+)
+def test_everything_between_dates_of_care(
+    client: TestClient, patient: str, start: str | None, end: str | None
+) -> None:
+    """A resource cared for on a day of [start, end] (ISO days compare as text), or without
+    a date of care (the Patient), is part of the record asked for."""
+    if start is not None and end is not None and end < start:
+        return  # refused (tested with the other refusals)
+
+    def wanted(resource: dict[str, Any]) -> bool:
+        care = _care(resource)
+        if care is None:
+            return True
+        first, last = care
+        return (start is None or last >= start) and (end is None or first <= end)
+
+    owned = [
+        *(o for o in OBSERVATIONS.values() if local_subject(o) == patient),
+        *(e for e in ENCOUNTERS.values() if e["subject"]["reference"] == f"Patient/{patient}"),
+    ]
+    expected = {f"Patient/{patient}"} | {
+        f"{r['resourceType']}/{r['id']}" for r in owned if wanted(r)
+    }
+    pairs = [(name, day) for name, day in (("start", start), ("end", end)) if day is not None]
+    assert split(client, f"Patient/{patient}/$everything", pairs)["match"] == expected

@@ -1,8 +1,9 @@
 """Patient/$everything: a patient and every resource in their compartment, paged.
 
 Parameters: `_since` (only resources updated since), `_type` (only these types), `_count`
-(page size; pages continue through `next` links). `start`/`end` (clinical dates) are not
-supported yet and are refused rather than ignored.
+(page size; pages continue through `next` links), `start` and `end` (dates of care: a
+resource whose date of care, `CARE_DATES`, overlaps [start, end] is returned, and so is one
+that has none, like the Patient; `end=2024-03-31` includes that day, in Japan time).
 See: https://hl7.org/fhir/R4/patient-operation-everything.html
 """
 
@@ -11,12 +12,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from tsunagu.fhir.datatypes import Period, parse_period
 from tsunagu.fhir.outcomes import FhirError, bad_request
 from tsunagu.interactions import access
 from tsunagu.interactions.context import Context, FhirRequest, FhirResponse
 from tsunagu.interactions.search import owner_exists, run
 from tsunagu.search import query as search_query
-from tsunagu.search.query import Compartment, SearchQuery
+from tsunagu.search.index import row_codes
+from tsunagu.search.params.date import BEGINNING, END
+from tsunagu.search.query import CareDates, Compartment, SearchQuery
 
 DEFINITION: dict[str, Any] = {
     "resourceType": "OperationDefinition",
@@ -31,6 +35,8 @@ DEFINITION: dict[str, Any] = {
     "type": False,
     "instance": True,
     "parameter": [
+        {"name": "start", "use": "in", "min": 0, "max": "1", "type": "date"},
+        {"name": "end", "use": "in", "min": 0, "max": "1", "type": "date"},
         {"name": "_since", "use": "in", "min": 0, "max": "1", "type": "instant"},
         {"name": "_type", "use": "in", "min": 0, "max": "*", "type": "code"},
         {"name": "_count", "use": "in", "min": 0, "max": "1", "type": "integer"},
@@ -68,12 +74,6 @@ def everything(ctx: Context, req: FhirRequest, resource_type: str, id: str) -> F
 def _query(
     ctx: Context, req: FhirRequest, resource_type: str, id: str, *, owner_checked: bool
 ) -> SearchQuery:
-    for name in ("start", "end"):
-        if req.param(name) is not None:
-            raise bad_request(
-                f"$everything の {name} には未対応です / $everything does not support '{name}' yet",
-                code="not-supported",
-            )
     members = ctx.definitions.compartments.get(resource_type, {})
     # The audit trail is in the compartment but is not the patient's record: it has its own
     # view (AuditEvent?patient=), and including it would grow with every $everything call.
@@ -101,8 +101,88 @@ def _query(
         params,
         include_owner=resource_type in types,
         owner_checked=owner_checked,
+        care=_care_dates(ctx, req, types),
     )
     return replace(query, compartment=compartment)
+
+
+# The date of care of each type (R4's `clinical-date` types use `date`): what `start` and `end`
+# of $everything compare. A type without one is returned whatever the dates.
+CARE_DATES = {
+    **dict.fromkeys(
+        (
+            "AllergyIntolerance",
+            "Appointment",
+            "CarePlan",
+            "CareTeam",
+            "ClinicalImpression",
+            "Composition",
+            "Consent",
+            "DiagnosticReport",
+            "Encounter",
+            "EpisodeOfCare",
+            "FamilyMemberHistory",
+            "Flag",
+            "Immunization",
+            "Invoice",
+            "List",
+            "Observation",
+            "Procedure",
+            "RiskAssessment",
+            "SupplyRequest",
+        ),
+        "date",
+    ),
+    "Communication": "sent",
+    "CommunicationRequest": "authored",
+    "Condition": "onset-date",
+    "DeviceRequest": "authored-on",
+    "DocumentReference": "period",
+    "ImagingStudy": "started",
+    "MedicationAdministration": "effective-time",
+    "MedicationDispense": "whenhandedover",
+    "MedicationRequest": "authoredon",
+    "MedicationStatement": "effective",
+    "NutritionOrder": "datetime",
+    "QuestionnaireResponse": "authored",
+    "ServiceRequest": "authored",
+    "Specimen": "collected",
+}
+
+
+def _care_dates(ctx: Context, req: FhirRequest, types: list[str]) -> CareDates | None:
+    """`start` and `end` as a period of care (None without either), with the date rows of
+    each type's date of care."""
+    start, end = req.param("start"), req.param("end")
+    if start is None and end is None:
+        return None
+    low = _day(start, "start").start if start is not None else BEGINNING
+    high = _day(end, "end").end if end is not None else END
+    if high <= low:
+        raise bad_request(
+            "$everything の end が start より前です / $everything's end is before its start",
+            expression=("end",),
+        )
+    rows = []
+    for rtype in types:
+        code = CARE_DATES.get(rtype)
+        if code is None:
+            continue
+        param = ctx.registry.get(rtype, code)
+        if param is not None and param.type == "date":
+            rows.append((rtype, tuple(sorted(row_codes(ctx.registry, rtype, [code])))))
+    return CareDates(tuple(rows), low, high)
+
+
+def _day(value: str, name: str) -> Period:
+    try:
+        return parse_period(value)
+    except ValueError:
+        raise bad_request(
+            f"$everything の {name} は日付です (例: 2024-04-01) / $everything's {name} must be "
+            f"a date such as 2024-04-01",
+            expression=(name,),
+        ) from None
 
 
 def _has_matches(response: FhirResponse) -> bool:
