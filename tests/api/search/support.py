@@ -161,6 +161,22 @@ def search_client(request: pytest.FixtureRequest, folder: Path) -> Iterator[Test
             drop_database(pg, name)
 
 
+def loaded_client(resources: Iterable[dict[str, Any]]) -> Any:
+    """A module's `client` fixture: a server holding `resources`, once per backend (the
+    module's tests only read)."""
+    stored = list(resources)
+
+    @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+    def client(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[TestClient]:
+        with search_client(request, tmp_path_factory.mktemp("search")) as client:
+            put_all(client, stored)
+            yield client
+
+    return client
+
+
 def put_all(client: TestClient, resources: Iterable[dict[str, Any]]) -> None:
     """Store resources (by PUT, with their ids) in one transaction."""
     entries = [

@@ -12,15 +12,13 @@ See: https://hl7.org/fhir/R4/search.html#composite
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.search.support import escape, put_all, search_client
+from tests.api.search.support import escape, loaded_client
 
 LOINC = "http://loinc.org"
 SYSTOLIC, DIASTOLIC, ODD = "8480-6", "8462-4", "x$1"  # ODD: a code with the separator in it
@@ -58,14 +56,7 @@ def _observations() -> dict[str, dict[str, Any]]:
 OBSERVATIONS = _observations()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    """A server holding the Observations, once per backend."""
-    with search_client(request, tmp_path_factory.mktemp("composites")) as client:
-        put_all(client, OBSERVATIONS.values())
-        yield client
+client = loaded_client(OBSERVATIONS.values())
 
 
 def compares(prefix: str, stored: int, wanted: int) -> bool:

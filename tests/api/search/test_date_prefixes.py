@@ -30,7 +30,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.search.support import put_all, search_client
+from tests.api.search.support import loaded_client
 
 ZONES = {
     None: timezone(timedelta(hours=9)),  # no zone written: Japan time
@@ -178,26 +178,16 @@ def _dataset() -> list[tuple[str, dict[str, object], Range]]:
 DATASET = _dataset()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    """A server holding the data set, once per backend."""
-    with search_client(request, tmp_path_factory.mktemp("dates")) as client:
-        put_all(
-            client,
-            [
-                {
-                    "resourceType": "Observation",
-                    "id": id,
-                    "status": "final",
-                    "code": {"text": "date oracle"},
-                    **effective,
-                }
-                for id, effective, _ in DATASET
-            ],
-        )
-        yield client
+client = loaded_client(
+    {
+        "resourceType": "Observation",
+        "id": id,
+        "status": "final",
+        "code": {"text": "date oracle"},
+        **effective,
+    }
+    for id, effective, _ in DATASET
+)
 
 
 def _found(client: TestClient, value: str) -> set[str]:

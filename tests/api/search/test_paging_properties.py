@@ -17,7 +17,6 @@ See: https://hl7.org/fhir/R4/search.html#sort and https://hl7.org/fhir/R4/http.h
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import date
 from itertools import pairwise
 from typing import Any
@@ -27,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.search.support import BASE, entry_ids, link, put_all, search_client
+from tests.api.search.support import BASE, entry_ids, link, loaded_client
 from tsunagu.search.text import normalize
 
 BIRTHDATES = ["1970", "1970-03", "1970-03-01", "1970-03-02", "1985-12-31", "2001-01-01", None]
@@ -55,14 +54,7 @@ def _patients() -> dict[str, dict[str, Any]]:
 PATIENTS = _patients()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    """A server holding the Patients, once per backend."""
-    with search_client(request, tmp_path_factory.mktemp("paging")) as client:
-        put_all(client, PATIENTS.values())
-        yield client
+client = loaded_client(PATIENTS.values())
 
 
 def _day_range(text: str) -> tuple[date, date]:

@@ -14,16 +14,14 @@ See: https://hl7.org/fhir/R4/search.html#number and #quantity
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.search.support import put_all, search_client
+from tests.api.search.support import loaded_client
 
 UCUM = "http://unitsofmeasure.org"
 UNITS = [
@@ -62,24 +60,21 @@ OBSERVATIONS = _observations()
 PROBABILITIES = _probabilities()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    """A server holding the Observations, once per backend."""
-    with search_client(request, tmp_path_factory.mktemp("quantities")) as client:
-        observations = [
+client = loaded_client(
+    [
+        {"resourceType": "Patient", "id": "p"},
+        *(
             {"resourceType": "Observation", "id": id, "status": "final", "code": {"text": "q"}}
             | {"valueQuantity": quantity}
             for id, quantity in OBSERVATIONS.items()
-        ]
-        risks = [
+        ),
+        *(
             {"resourceType": "RiskAssessment", "id": id, "status": "final"}
             | {"subject": {"reference": "Patient/p"}, "prediction": [probability]}
             for id, probability in PROBABILITIES.items()
-        ]
-        put_all(client, [{"resourceType": "Patient", "id": "p"}, *observations, *risks])
-        yield client
+        ),
+    ]
+)
 
 
 def stored(probability: dict[str, Any]) -> tuple[Decimal, Decimal]:

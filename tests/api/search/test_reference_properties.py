@@ -13,15 +13,13 @@ See: https://hl7.org/fhir/R4/search.html#reference, #chaining and #has
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.search.support import put_all, search_client
+from tests.api.search.support import loaded_client
 from tsunagu.search.text import normalize
 
 OTHER = "http://other.example/fhir"
@@ -88,14 +86,7 @@ def _graph() -> tuple[
 PATIENTS, ENCOUNTERS, OBSERVATIONS = _graph()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    """A server holding the graph, once per backend."""
-    with search_client(request, tmp_path_factory.mktemp("references")) as client:
-        put_all(client, [*PATIENTS.values(), *ENCOUNTERS.values(), *OBSERVATIONS.values()])
-        yield client
+client = loaded_client([*PATIENTS.values(), *ENCOUNTERS.values(), *OBSERVATIONS.values()])
 
 
 def found(client: TestClient, path: str, pairs: list[tuple[str, str]]) -> set[str]:

@@ -13,14 +13,13 @@ See: https://hl7.org/fhir/R4/search.html#string and #escaping
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.search.support import escape, put_all, search_client
+from tests.api.search.support import escape, loaded_client
 from tsunagu.search.text import normalize
 
 ALPHABET = "abAB %_\\,$|やまだヤマダﾔﾏﾀﾞ山田髙ＡＢé"
@@ -38,20 +37,10 @@ NAMES = _names()
 IDS = {name: f"s{n:03d}" for n, name in enumerate(NAMES)}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    """A server holding one Patient per family name, once per backend."""
-    with search_client(request, tmp_path_factory.mktemp("strings")) as client:
-        put_all(
-            client,
-            (
-                {"resourceType": "Patient", "id": id, "name": [{"family": family}]}
-                for family, id in IDS.items()
-            ),
-        )
-        yield client
+client = loaded_client(
+    {"resourceType": "Patient", "id": id, "name": [{"family": family}]}
+    for family, id in IDS.items()
+)
 
 
 def oracle(modifier: str, query: str) -> set[str]:

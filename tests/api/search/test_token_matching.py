@@ -13,15 +13,13 @@ See: https://hl7.org/fhir/R4/search.html#token
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.search.support import escape, put_all, search_client
+from tests.api.search.support import escape, loaded_client
 from tsunagu.search.text import normalize
 
 SYSTEMS = ["http://loinc.org", "urn:oid:1.2.392.200119.4.504", None]
@@ -59,20 +57,10 @@ def _concepts() -> dict[str, dict[str, Any]]:
 CONCEPTS = _concepts()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    """A server holding the Observations, once per backend."""
-    with search_client(request, tmp_path_factory.mktemp("tokens")) as client:
-        put_all(
-            client,
-            (
-                {"resourceType": "Observation", "id": id, "status": "final", "code": concept}
-                for id, concept in CONCEPTS.items()
-            ),
-        )
-        yield client
+client = loaded_client(
+    {"resourceType": "Observation", "id": id, "status": "final", "code": concept}
+    for id, concept in CONCEPTS.items()
+)
 
 
 # A search: (form, system, code) with form one of "code", "system|code", "|code", "system|".
