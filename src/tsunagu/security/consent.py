@@ -4,14 +4,14 @@ The representation is the shared contract in docs/security.md: only an `active` 
 `provision.type = permit` grants anything; it grants the facility named by the IRCP actor
 (by 医療機関コード / 薬局コード) the categories listed in `provision.code`, within
 `provision.period` (start required, end optional). A Consent with no category codes grants
-nothing. Dates without a time are whole days in Japan time (JST).
+nothing. Dates without a time are whole days in Japan time (`fhir.datatypes.JAPAN`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from tsunagu.fhir.datatypes import parse_period
@@ -20,8 +20,6 @@ from tsunagu.security.categories import Category
 CATEGORY_SYSTEM = "http://tsunagu.jp/fhir/CodeSystem/information-category"
 FACILITY_ID_SYSTEM = "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no"
 RECIPIENT_ROLE = ("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP")
-JST = timezone(timedelta(hours=9))
-_DATE_ONLY = 10  # len("2024-04-01")
 
 
 @dataclass(frozen=True)
@@ -84,9 +82,8 @@ def _period(period: Any) -> tuple[datetime, datetime | None] | None:
 
 
 def _bound(text: str, *, upper: bool) -> datetime:
-    if len(text) == _DATE_ONLY:  # a date: the whole day in Japan time
-        day = datetime.fromisoformat(text).replace(tzinfo=JST)
-        return day + timedelta(days=1) if upper else day
+    """Where a period's start (or end) value begins (ends): a date is its whole day in Japan
+    time (`fhir.datatypes`)."""
     period = parse_period(text)
     return period.end if upper else period.start
 

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.unit.security.consent_examples import sharing_consent
+from tsunagu.fhir.datatypes import JAPAN
 from tsunagu.security.categories import Category
-from tsunagu.security.consent import JST, grants_of, widens
+from tsunagu.security.consent import grants_of, widens
 
 FACILITY = "2710000001"
 
@@ -21,7 +22,7 @@ def test_an_active_consent_grants_each_listed_category_to_the_facility() -> None
         ("p1", FACILITY, Category.DIAGNOSES),
         ("p1", FACILITY, Category.LABS),
     }
-    assert grants[0].start == datetime(2020, 4, 1, tzinfo=JST)
+    assert grants[0].start == datetime(2020, 4, 1, tzinfo=JAPAN)
     assert grants[0].end is None
 
 
