@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.search.support import loaded_client
+from tests.api.search.support import escape, loaded_client
 
 TAGS = [("http://tsunagu.jp/tags", "imported"), ("http://tsunagu.jp/tags", "review"), ("", "x")]
 LABELS = [("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R"), ("", "N")]
@@ -153,3 +153,34 @@ def test_last_updated_against_the_stamped_instants(
     expected = {id for id, t in stamped.items() if compare(t, at)}
     value = prefix + at.astimezone(UTC).isoformat(timespec="microseconds")
     assert found(client, "_lastUpdated", value) == expected
+
+
+V2 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+TYPED = {  # Patient id -> identifiers (type code, value); a value may hold FHIR's separators
+    "i01": [("MR", "12|34"), ("JHN", "0001")],
+    "i02": [("MR", "0001")],
+    "i03": [("JHN", "12|34")],
+    "i04": [("MR", "a,b$c")],
+}
+typed_client = loaded_client(
+    {
+        "resourceType": "Patient",
+        "id": id,
+        "identifier": [
+            {"type": {"coding": [{"system": V2, "code": code}]}, "value": value}
+            for code, value in identifiers
+        ],
+    }
+    for id, identifiers in TYPED.items()
+)
+
+
+@settings(max_examples=30)
+@given(
+    code=st.sampled_from(["MR", "JHN", "XX"]),
+    value=st.sampled_from(["12|34", "0001", "a,b$c", "12"]),
+)
+def test_identifier_of_type(typed_client: TestClient, code: str, value: str) -> None:
+    expected = {id for id, identifiers in TYPED.items() if (code, value) in identifiers}
+    query = f"{V2}|{code}|{escape(value)}"
+    assert found(typed_client, "identifier:of-type", query) == expected
