@@ -296,3 +296,24 @@ def test_everything_between_dates_of_care(
     }
     pairs = [(name, day) for name, day in (("start", start), ("end", end)) if day is not None]
     assert split(client, f"Patient/{patient}/$everything", pairs)["match"] == expected
+
+
+ALL_KEYS = [f"Patient/{id}" for id in PATIENTS] + [
+    f"{r['resourceType']}/{r['id']}" for r in (*ENCOUNTERS.values(), *OBSERVATIONS.values())
+]
+
+
+@settings(max_examples=30)
+@given(
+    types=st.sets(st.sampled_from(["Patient", "Encounter", "Observation"]), min_size=1),
+    keys=st.sets(st.sampled_from(ALL_KEYS), min_size=1, max_size=6),
+)
+def test_a_system_search_over_some_types(
+    client: TestClient, types: set[str], keys: set[str]
+) -> None:
+    wanted = {key.split("/")[1] for key in keys}
+    expected = {
+        key for key in ALL_KEYS if key.split("/")[0] in types and key.split("/")[1] in wanted
+    }
+    pairs = [("_type", ",".join(sorted(types))), ("_id", ",".join(sorted(wanted)))]
+    assert split(client, "", pairs)["match"] == expected
