@@ -40,7 +40,7 @@ from bench.options import (
     suite_parser,
     warm_page_cache,
 )
-from bench.workloads import load_in_chunks, progress_bar, prune_old_rows, settle
+from bench.workloads import load_in_chunks, progress_bar, settle, update_old_index
 from tsunagu.bootstrap import Platform, build_platform
 from tsunagu.identity.coverage import CoverageFacts, coverage_resource
 from tsunagu.identity.insurance import INSURANCE_LAW_CODES, MemberId, with_check_digit
@@ -190,7 +190,7 @@ def run_backend(
             if loaded_before(workdir, backend, "eligibility", population_key):
                 loaded = None
                 console.print(f"{backend}: reusing {len(people):,} insured loaded before")
-                prune_old_rows(platform.repository, url, console, f"{backend}: ")
+                update_old_index(platform.repository, url, console, f"{backend}: ")
                 read = warm_page_cache(workdir, backend, "eligibility", url)
                 console.print(f"{backend}: read {read / 1e9:.1f} GB into the page cache")
             else:

@@ -41,7 +41,7 @@ from bench.options import (
     suite_parser,
     warm_page_cache,
 )
-from bench.workloads import load_in_chunks, progress_bar, prune_old_rows, settle
+from bench.workloads import load_in_chunks, progress_bar, settle, update_old_index
 from tsunagu.bootstrap import Platform, build_platform
 from tsunagu.identity.dates import to_wareki
 from tsunagu.identity.matching import Person
@@ -232,7 +232,7 @@ def run_backend(
             loaded: Run | None = None
             if loaded_before(workdir, backend, "matching", population_key):
                 console.print(f"{backend}: reusing {len(people):,} patients loaded before")
-                prune_old_rows(platform.repository, url, console, f"{backend}: ")
+                update_old_index(platform.repository, url, console, f"{backend}: ")
                 read = warm_page_cache(workdir, backend, "matching", url)
                 console.print(f"{backend}: read {read / 1e9:.1f} GB into the page cache")
             else:

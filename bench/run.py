@@ -437,7 +437,7 @@ def run_search(backend: str, options: Options, workdir: Path, console: Console) 
                 console.print(f"reusing the population loaded before in {home}; describing it...")
                 infos, total = search.describe_population(options.patients, options.seed)
                 load, load_threads = _recall_load(home, backend, total, load_threads)
-                workloads.prune_old_rows(repo, url, console, "")
+                workloads.update_old_index(repo, url, console, "")
                 read = warm_page_cache(home, backend, SEARCH, url)
                 console.print(f"read {read / 1e9:.1f} GB of database files into the page cache")
             else:

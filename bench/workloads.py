@@ -24,7 +24,14 @@ import httpx
 import orjson
 import psycopg
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from bench import data
 from bench.measure import Run, cpu_meter, run_concurrent, run_sequential
@@ -171,14 +178,32 @@ def settle(database_url: str) -> None:
             conn.execute("VACUUM (ANALYZE)")
 
 
-def prune_old_rows(repository: ResourceRepository, url: str, console: Console, label: str) -> None:
-    """On data loaded before (`--data-dir`): delete the index rows this version no longer
-    writes, as `tsunagu reindex --prune` does, so that the measured database holds no more
-    rows than a load today would write (rows a newer version adds are another matter: see
-    bench/README.md). After any, the database is settled again."""
+def update_old_index(
+    repository: ResourceRepository, url: str, console: Console, label: str
+) -> None:
+    """On data loaded before (`--data-dir`): first the rebuilds that an upgrade owes
+    (`pending_rebuilds`: the date rows once dates without a zone became days in Japan time),
+    as `tsunagu reindex --param-type` does; then the index rows this version no longer writes
+    deleted, as `tsunagu reindex --prune` does. So the measured database holds the rows a load
+    today would write (rows a newer version adds are another matter: see bench/README.md).
+    After either, the database is settled again."""
+    rebuilt = False
+    for param_type, reason in repository.pending_rebuilds().items():
+        with progress_bar() as progress:
+            task = progress.add_task(f"{label}rebuild {param_type} rows", total=None, rate="")
+
+            def advance(done: int, total: int, task: TaskID = task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            count = repository.reindex_type(param_type, progress=advance)
+        console.print(
+            f"{label}rebuilt the {param_type} index rows of {count:,} resources ({reason})"
+        )
+        rebuilt = True
     removed = repository.prune_index()
-    if removed:
+    if removed or rebuilt:
         settle(url)
+    if removed:
         console.print(
             f"{label}deleted {removed:,} index rows that this version no longer writes"
             " (the data was loaded by an older one)"
