@@ -109,6 +109,16 @@ def _patient_by_name(
     return Job("Patient", (("name", patient.kana_family), ("_count", "20")))
 
 
+def _observations_by_code(
+    rng: random.Random, patients: list[PatientInfo], chronic: list[PatientInfo]
+) -> Job:
+    patient = rng.choice(patients)
+    while not patient.observations:
+        patient = rng.choice(patients)
+    code, _day = rng.choice(patient.observations)
+    return Job("Observation", (("code", code), ("_count", "20")))
+
+
 QUERIES = [
     Query(
         "observations by code + date",
@@ -151,6 +161,12 @@ QUERIES = [
         "Patient?name=サトウ&_count=20 (first page)",
         False,
         _patient_by_name,
+    ),
+    Query(
+        "observations by code (population)",
+        "Observation?code=loinc|C&_count=20 (first page of tens of thousands)",
+        False,
+        _observations_by_code,
     ),
 ]
 

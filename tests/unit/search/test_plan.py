@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.search.parameters import SearchRegistry
-from tsunagu.search.plan import Cursor, count_query, membership, page_query, select
+from tsunagu.search.plan import Cursor, count_query, membership, page_plan, page_query, select
 from tsunagu.search.query import Compartment, SearchQuery, parse
 from tsunagu.search.sql import FALSE, LONG_LIST, ValueList, one_of
 
@@ -143,3 +143,35 @@ def test_a_birthdate_drives_a_name_and_birthdate_search(registry: SearchRegistry
     assert driver_table([("name", "ヤマダ"), ("birthdate", "1975-03-01")]) == "search_date"
     assert driver_table([("name", "ヤマダ"), ("birthdate", "1975")]) == "search_string"
     assert driver_table([("name", "ヤマダ"), ("birthdate", "ge1975-03-01")]) == "search_string"
+
+
+def test_a_semijoin_page_tests_the_driver_per_resource_in_key_order(
+    registry: SearchRegistry,
+) -> None:
+    # `Selection.source`: the driver as `r.res_key IN (...)`, its arms OR-ed in one SELECT,
+    # with the resources' type, so that the database may walk `resources` to the page's end.
+    query = parse(registry, ["Patient"], [("name", "ヤマダ,スズキ")])
+    joined = page_query(query, None, 11)
+    assert "SELECT DISTINCT" in joined.sql
+    assert " UNION " in joined.sql
+    page = page_plan(query, None, 11, semijoin=True)
+    semi = page.statement
+    assert page.walks
+    assert "SELECT DISTINCT" not in semi.sql
+    assert " UNION " not in semi.sql
+    assert "r.res_key IN (SELECT s1.res_key FROM search_string s1 WHERE" in semi.sql
+    assert "r.resource_type IN (?)" in semi.sql
+    assert set(map(str, semi.params)) == set(map(str, joined.params))
+
+
+def test_sorted_referring_and_compartment_pages_keep_the_join(registry: SearchRegistry) -> None:
+    # A sorted page reads every match anyway; a reference or an identifier picks out few;
+    # `$everything` keeps the plan measured for it.
+    sorted_query = parse(registry, ["Patient"], [("gender", "male"), ("_sort", "birthdate")])
+    referring = parse(registry, ["Observation"], [("subject", "Patient/p1"), ("code", "c")])
+    identified = parse(registry, ["Patient"], [("identifier", "s|1"), ("gender", "male")])
+    for query in (sorted_query, referring, identified, _everything(registry)):
+        assert not page_plan(query, None, 11, semijoin=True).walks
+        semi = page_query(query, None, 11, semijoin=True)
+        assert semi == page_query(query, None, 11)
+        assert "SELECT DISTINCT" in semi.sql

@@ -10,10 +10,11 @@ from typing import Any
 from tsunagu.search.plan import (
     AUDIT_TYPE,
     Cursor,
+    Page,
     access_condition,
     count_query,
     not_audit,
-    page_query,
+    page_plan,
     param_rows,
 )
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
@@ -83,9 +84,21 @@ def _encode(d: Dialect, value: Any) -> Any:
 
 
 def search(d: Dialect, conn: Connection, query: SearchQuery, cursor: Cursor | None) -> list[Match]:
-    rows = execute(d, conn, page_query(query, cursor, query.count + 1))
+    page = page_on(d, query, cursor, query.count + 1)
+    sql, params = spread(d, page.statement)
+    if page.walks:  # its best plan depends on how common the values are
+        rows = d.fetch_planned(conn, d.sql(sql), params)
+    else:
+        rows = conn.execute(d.sql(sql), params).fetchall()
     # In fetch order: nearest to the cursor first (so backwards pages come reversed).
     return [_match(d, row, len(query.sort)) for row in rows]
+
+
+def page_on(d: Dialect, query: SearchQuery, cursor: Cursor | None, limit: int) -> Page:
+    """A page's statement for this database: PostgreSQL weighs semi-joins by their cost
+    (`plan.Selection.source`); SQLite would probe each resource through a lookup index, so
+    it always gets the join."""
+    return page_plan(query, cursor, limit, semijoin=d.name == "postgresql")
 
 
 def count(d: Dialect, conn: Connection, query: SearchQuery) -> int:
