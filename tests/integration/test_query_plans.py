@@ -12,23 +12,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
-
-import orjson
-import pytest
 
 from tsunagu.search.plan import page_query
 from tsunagu.search.query import Compartment, Include, SearchQuery, parse
 from tsunagu.search.sql import Fragment
 from tsunagu.storage.repository import Match, StoredResource
 from tsunagu.storage.sql.repository import SqlRepository
-from tsunagu.storage.sql.searching import include_queries, page_on, search, spread
+from tsunagu.storage.sql.searching import include_queries, spread
 
 
 def _plan(repo: SqlRepository, query: SearchQuery | Fragment) -> str:
     d = repo.dialect
     if isinstance(query, SearchQuery):
-        # The keys fetched first (on PostgreSQL, the plan a semi-join takes for a rare value).
         query = page_query(query, None, 11)
     sql, params = spread(d, query)
     with d.reader() as conn:
@@ -128,81 +123,3 @@ def test_a_name_search_reads_its_rows_and_its_parts_by_prefix(repo: SqlRepositor
         ranges = sum("(param = '" in line for line in lines)
         assert ranges == len(lines)
     assert ranges == 3
-
-
-def _populated(repo: SqlRepository) -> None:
-    """1,500 Patients, two thirds men and three with another gender, among 4,500 Observations
-    (whose token rows outnumber theirs, as in real data); statistics read."""
-    with repo.session() as session:
-        for n in range(1500):
-            gender = "other" if n >= 1497 else ("male" if n % 3 else "female")
-            body = {"resourceType": "Patient", "gender": gender, "active": True}
-            session.save("Patient", f"p{n:04d}", body, method="PUT", previous=None)
-            for k in range(3):
-                observation = {
-                    "resourceType": "Observation",
-                    "status": "final",
-                    "category": [{"coding": [{"code": "vital-signs"}]}],
-                    "code": {"coding": [{"system": "http://loinc.org", "code": f"c{k}"}]},
-                }
-                session.save("Observation", f"o{n}-{k}", observation, method="PUT", previous=None)
-    with repo.dialect.writer() as conn:
-        conn.execute("ANALYZE")
-
-
-def _rows_read(repo: SqlRepository, query: SearchQuery, limit: int) -> dict[str, int]:
-    """Rows each index table's scans returned, running the page statement as searches do."""
-    d = repo.dialect
-    sql, params = spread(d, page_on(d, query, None, limit).statement)
-    with d.reader() as conn:
-        (plan,) = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {d.sql(sql)}", params).fetchone()
-    read: dict[str, int] = {}
-
-    def walk(node: dict[str, Any]) -> None:
-        relation = node.get("Relation Name", "")
-        if relation.startswith("search_"):
-            rows = int(node["Actual Rows"]) * int(node.get("Actual Loops", 1))
-            read[relation] = read.get(relation, 0) + rows
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(orjson.loads(plan)[0]["Plan"])  # the connection keeps JSON as text
-    return read
-
-
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_common_value_is_read_to_the_page_end_and_a_rare_one_by_its_index(
-    repo: SqlRepository,
-) -> None:
-    # A page in key order of a value most resources have stops at the page's end
-    # (`Selection.source`); a rare value's few keys are fetched first.
-    _populated(repo)
-    men = parse(repo.registry, ["Patient"], [("gender", "male")])
-    read = _rows_read(repo, men, 11)
-    assert read["search_token"] < 100, read
-    # The page and one more (which tells there is a next page), in key order.
-    found = [m.resource.id for m in repo.search(replace(men, count=10))]
-    assert found == [f"p{n:04d}" for n in range(1500) if n % 3][:11]
-    others = parse(repo.registry, ["Patient"], [("gender", "other")])
-    assert _rows_read(repo, others, 11) == {"search_token": 3}
-    found = [m.resource.id for m in repo.search(replace(others, count=10))]
-    assert found == ["p1497", "p1498", "p1499"]
-
-
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_page_walked_in_key_order_is_planned_for_its_values_every_time(
-    repo: SqlRepository,
-) -> None:
-    # A prepared statement may get one generic plan for every value after ten runs; the walk
-    # or fetch choice must be made for each value (`PostgresDialect.fetch_planned`).
-    d = repo.dialect
-    walked = parse(repo.registry, ["Patient"], [("gender", "male")])
-    sorted_page = replace(walked, sort=parse(repo.registry, ["Patient"], [("_sort", "_id")]).sort)
-    with d.reader() as conn:
-        for _ in range(12):
-            search(d, conn, walked, None)
-            search(d, conn, sorted_page, None)
-        rows = conn.execute("SELECT statement FROM pg_prepared_statements").fetchall()
-    prepared = [str(row[0]) for row in rows]
-    assert not [sql for sql in prepared if "r.res_key IN (SELECT" in sql]
-    assert [sql for sql in prepared if "SELECT DISTINCT" in sql]  # the others stay prepared

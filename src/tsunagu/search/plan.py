@@ -80,40 +80,37 @@ class KeySet:
     @property
     def select(self) -> Fragment:
         """The keys, uncorrelated (for driving a query), limited to the searched types."""
+        return self._select(" UNION ")
+
+    def _select(self, union: str) -> Fragment:
         selects = []
         params: tuple[Any, ...] = ()
         for where in self.arms if len(self.arms) > 1 else (self.where,):
-            where = self._typed(where)
+            if self.typed:
+                of_type = one_of(f"{self.alias}.resource_type", self.types)
+                where = Fragment(f"{of_type.sql} AND {where.sql}", of_type.params + where.params)
             selects.append(f"SELECT {self.alias}.res_key FROM {self.tables} WHERE {where.sql}")
             params += (*self.table_params, *where.params)
-        sql = " UNION ".join(selects)
+        sql = union.join(selects)
         if self.owner is not None:
-            sql += " UNION SELECT w.res_key FROM resources w WHERE w.resource_type = ? AND w.id = ?"
+            sql += (
+                f"{union}SELECT w.res_key FROM resources w WHERE w.resource_type = ? AND w.id = ?"
+            )
             params += self.owner
         return Fragment(sql, params)
 
-    def member(self, r: str) -> Fragment:
-        """`r` is one of the keys, as a semi-join (not for a set with an `owner`).
+    def condition(self, r: str, *, owner_index: bool = False) -> Fragment:
+        """The criterion as a check of one resource (probing the (res_key, param) index).
 
-        The database may fetch the keys first or walk `resources` in key order and probe
-        each. The arms are OR-ed in one statement: PostgreSQL reads them as a bitmap OR of
-        index ranges when it fetches the keys, and tests them on the (res_key, param) index
-        when it probes."""
-        where = self._typed(join(self.arms, "OR") if len(self.arms) > 1 else self.where)
-        return Fragment(
-            f"{r}.res_key IN (SELECT {self.alias}.res_key FROM {self.tables} WHERE {where.sql})",
-            (*self.table_params, *where.params),
-        )
-
-    def _typed(self, where: Fragment) -> Fragment:
-        if not self.typed:
-            return where
-        return one_of(f"{self.alias}.resource_type", self.types) & where
-
-    def condition(self, r: str) -> Fragment:
-        """The criterion as a check of one resource (probing the (res_key, param) index)."""
+        `owner_index` names that index (SQLite's `INDEXED BY`, for a single table): SQLite
+        would otherwise probe through the lookup index, reading every row of the value for
+        each resource."""
+        tables = self.tables
+        if owner_index:
+            table, alias = tables.split()
+            tables = f"{table} {alias} INDEXED BY {table}_owner"
         sql = (
-            f"EXISTS (SELECT 1 FROM {self.tables}"
+            f"EXISTS (SELECT 1 FROM {tables}"
             f" WHERE {self.alias}.res_key = {r}.res_key AND {self.where.sql})"
         )
         params = (*self.table_params, *self.where.params)
@@ -145,34 +142,18 @@ class Selection:
 
     driver: KeySet | None
     condition: Fragment
-    types: tuple[str, ...] = ()  # the searched types
 
-    def source(self, r: str = "r", *, semijoin: bool = False) -> Fragment:
-        """FROM and WHERE: the driver's distinct keys joined to `resources` (or all of them),
-        and the other conditions.
-
-        With `semijoin`, the driver is a condition instead (`KeySet.member`), which leaves
-        the database free to walk `resources` in key order and stop at the page's end: on
-        PostgreSQL, `Observation?status=final&_count=20` then reads about 20 of its 480,000
-        matches (0.2 ms instead of 300 ms at a million resources), and it still fetches the
-        keys of a rare value first. Worth it only for pages in key order (no `_sort`).
-        SQLite would probe each resource through the lookup index (a scan per resource), so
-        it always gets the join."""
+    def source(self, r: str = "r") -> str:
+        """The FROM clause: the driver's distinct keys joined to `resources`, or all of them."""
         if self.driver is None:
-            return Fragment(f"resources {r} WHERE {self.condition.sql}", self.condition.params)
-        if semijoin:
-            # The type too, which the join leaves to the driver: fewer resources to walk.
-            where = self.driver.member(r) & self.condition
-            if self.types and f"{r}.resource_type" not in self.condition.sql:
-                where = one_of(f"{r}.resource_type", self.types) & where
-            return Fragment(f"resources {r} WHERE {where.sql}", where.params)
-        keys = self.driver.select
-        select = keys.sql.replace("SELECT ", "SELECT DISTINCT ", 1)
-        return Fragment(
-            f"({select}) d JOIN resources {r} ON {r}.res_key = d.res_key"
-            f" WHERE {self.condition.sql}",
-            keys.params + self.condition.params,
-        )
+            return f"resources {r}"
+        select = self.driver.select.sql.replace("SELECT ", "SELECT DISTINCT ", 1)
+        return f"({select}) d JOIN resources {r} ON {r}.res_key = d.res_key"
+
+    @property
+    def params(self) -> tuple[Any, ...]:
+        driver = self.driver.select.params if self.driver is not None else ()
+        return driver + self.condition.params
 
 
 def select(query: SearchQuery, r: str = "r") -> Selection:
@@ -197,7 +178,7 @@ def select(query: SearchQuery, r: str = "r") -> Selection:
     if driver is None or not driver.yields <= set(types):
         # Without a driver that yields only these types, test the type of every resource.
         conditions.insert(0, one_of(f"{r}.resource_type", types))
-    return Selection(driver, join(conditions, "AND"), types)
+    return Selection(driver, join(conditions, "AND"))
 
 
 def _condition(part: Part, r: str) -> Fragment:
@@ -699,45 +680,54 @@ def order_by(keys: Sequence[SortKey], *, backwards: bool, q: str = "q") -> str:
     return ", ".join(parts)
 
 
-@dataclass(frozen=True)
-class Page:
-    """The statement of one page, and whether its driver is a semi-join whose best plan
-    depends on how common the values are (`Selection.source`)."""
+def walk_driver(query: SearchQuery) -> KeySet | None:
+    """The driver of a page that may be read by walking `resources` in key order, or None.
 
-    statement: Fragment
-    walks: bool
+    Fetching every key of the driver first makes the first page of
+    `Observation?status=final` read all of its 480,000 matches (0.3 s at a million
+    resources). A page in key order (no `_sort`; a sorted page reads every match anyway),
+    outside compartments, driven by a value many resources may share (a code, a string, a
+    date, a quantity; a reference or an identifier picks out few) and by one index table,
+    can instead test the next resources in key order one by one (`page_query`'s `window`).
+    Whether and how far to walk is the caller's choice (`storage.sql.searching`)."""
+    if query.sort or query.compartment is not None:
+        return None
+    driver = select(query).driver
+    if driver is None or driver.rank < _RANKS["token"] or len(driver.tables.split()) != 2:
+        return None
+    return driver
 
 
-def walks_in_key_order(query: SearchQuery, selection: Selection) -> bool:
-    """Whether a page may be read by walking `resources` in key order to the page's end
-    (`Selection.source`): a page in key order (a sorted page reads every match anyway),
-    outside compartments (`$everything` keeps the plan measured for it), driven by a value
-    that many resources may share (a code, a name, a date). A reference or an identifier
-    picks out few: those pages keep the join, whose prepared plan serves every value."""
-    driver = selection.driver
-    return (
-        not query.sort
-        and query.compartment is None
-        and driver is not None
-        and driver.rank >= _RANKS["token"]
+def common_query(driver: KeySet, bound: int) -> Fragment:
+    """The driver's keys counted up to `bound` (each arm's, repeats included): whether its
+    value is common enough to walk for."""
+    keys = driver._select(" UNION ALL ")
+    return Fragment(f"SELECT COUNT(*) FROM ({keys.sql} LIMIT ?) k", (*keys.params, bound))
+
+
+def window_end_query(after: int, size: int) -> Fragment:
+    """The key of the `size`-th resource (of any type) after key `after`; no row if fewer."""
+    return Fragment(
+        "SELECT res_key FROM resources WHERE res_key > ? ORDER BY res_key LIMIT 1 OFFSET ?",
+        (after, size - 1),
     )
 
 
 def page_query(
-    query: SearchQuery, cursor: Cursor | None, limit: int, *, semijoin: bool = False
+    query: SearchQuery,
+    cursor: Cursor | None,
+    limit: int,
+    *,
+    window: tuple[int, int] | None = None,
+    hints: bool = False,
 ) -> Fragment:
-    """The SELECT of one page (see `page_plan`)."""
-    return page_plan(query, cursor, limit, semijoin=semijoin).statement
-
-
-def page_plan(
-    query: SearchQuery, cursor: Cursor | None, limit: int, *, semijoin: bool = False
-) -> Page:
     """The SELECT of one page: (res_key, resource_type, id, version, last_updated, method,
     content, the access facts' patient (NULL unless `query.patients`), k*).
 
-    `semijoin`: the database weighs semi-joins by their cost (PostgreSQL), so a page that
-    `walks_in_key_order` may be read that way."""
+    `window` (after, up to): only resources with keys in (after, up to], each tested against
+    the walk driver (`walk_driver`) and the other criteria, instead of fetching the
+    driver's keys. `hints`: SQLite's, to read the window by key and probe the driver's
+    (res_key, param) index."""
     keys = query.sort
     sort_exprs = [sort_expression(k) for k in keys]
     columns = "".join(f", {e.sql} AS k{i}" for i, e in enumerate(sort_exprs))
@@ -745,8 +735,24 @@ def page_plan(
     for e in sort_exprs:
         sort_params += e.params
     selection = select(query)
-    walks = semijoin and walks_in_key_order(query, selection)
-    source = selection.source(semijoin=walks)
+    if window is None:
+        source = Fragment(f"{selection.source()} WHERE {selection.condition.sql}", selection.params)
+    else:
+        driver = walk_driver(query)
+        if driver is None:
+            raise ValueError("a window needs a page with a walk driver")
+        where = join(
+            (
+                Fragment("r.res_key > ? AND r.res_key <= ?", window),
+                one_of("r.resource_type", query.resource_types),
+                driver.condition("r", owner_index=hints),
+                selection.condition,
+            ),
+            "AND",
+        )
+        source = Fragment(
+            f"resources r{' NOT INDEXED' if hints else ''} WHERE {where.sql}", where.params
+        )
     inner = Fragment(
         "SELECT r.res_key, r.resource_type, r.id, r.version, r.last_updated, r.seq"
         f"{columns} FROM {source.sql}",
@@ -767,9 +773,12 @@ def page_plan(
         f" JOIN resource_history h ON h.seq = q.seq{facts}"
         f" ORDER BY {order_by(keys, backwards=backwards)}"
     )
-    return Page(Fragment(sql, inner.params + paging.params + (limit,)), walks)
+    return Fragment(sql, inner.params + paging.params + (limit,))
 
 
 def count_query(query: SearchQuery) -> Fragment:
-    source = select(query).source()
-    return Fragment(f"SELECT COUNT(*) FROM {source.sql}", source.params)
+    selection = select(query)
+    return Fragment(
+        f"SELECT COUNT(*) FROM {selection.source()} WHERE {selection.condition.sql}",
+        selection.params,
+    )

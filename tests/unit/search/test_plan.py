@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.search.parameters import SearchRegistry
-from tsunagu.search.plan import Cursor, count_query, membership, page_plan, page_query, select
+from tsunagu.search.plan import (
+    Cursor,
+    common_query,
+    count_query,
+    membership,
+    page_query,
+    select,
+    walk_driver,
+)
 from tsunagu.search.query import Compartment, SearchQuery, parse
 from tsunagu.search.sql import FALSE, LONG_LIST, ValueList, one_of
 
@@ -145,33 +153,40 @@ def test_a_birthdate_drives_a_name_and_birthdate_search(registry: SearchRegistry
     assert driver_table([("name", "ヤマダ"), ("birthdate", "ge1975-03-01")]) == "search_string"
 
 
-def test_a_semijoin_page_tests_the_driver_per_resource_in_key_order(
-    registry: SearchRegistry,
-) -> None:
-    # `Selection.source`: the driver as `r.res_key IN (...)`, its arms OR-ed in one SELECT,
-    # with the resources' type, so that the database may walk `resources` to the page's end.
-    query = parse(registry, ["Patient"], [("name", "ヤマダ,スズキ")])
-    joined = page_query(query, None, 11)
-    assert "SELECT DISTINCT" in joined.sql
-    assert " UNION " in joined.sql
-    page = page_plan(query, None, 11, semijoin=True)
-    semi = page.statement
-    assert page.walks
-    assert "SELECT DISTINCT" not in semi.sql
-    assert " UNION " not in semi.sql
-    assert "r.res_key IN (SELECT s1.res_key FROM search_string s1 WHERE" in semi.sql
-    assert "r.resource_type IN (?)" in semi.sql
-    assert set(map(str, semi.params)) == set(map(str, joined.params))
+def test_a_walk_driver_is_a_shared_value_of_one_index_table(registry: SearchRegistry) -> None:
+    def driver(pairs: list[tuple[str, str]], types: tuple[str, ...] = ("Patient",)) -> bool:
+        return walk_driver(parse(registry, list(types), pairs)) is not None
+
+    assert driver([("gender", "male")])
+    assert driver([("name", "サトウ")])
+    assert driver([("code", "8867-4")], ("Observation",))
+    assert not driver([("gender", "male"), ("_sort", "birthdate")])  # reads every match anyway
+    assert not driver([("identifier", "s|1"), ("gender", "male")])  # picks out one
+    assert not driver([("subject", "Patient/p1"), ("code", "c")], ("Observation",))
+    assert not driver([("subject:Patient.gender", "male")], ("Observation",))  # a chain
+    assert not driver([("_lastUpdated", "ge2024-01-01")])  # no driver
+    assert walk_driver(_everything(registry)) is None
 
 
-def test_sorted_referring_and_compartment_pages_keep_the_join(registry: SearchRegistry) -> None:
-    # A sorted page reads every match anyway; a reference or an identifier picks out few;
-    # `$everything` keeps the plan measured for it.
-    sorted_query = parse(registry, ["Patient"], [("gender", "male"), ("_sort", "birthdate")])
-    referring = parse(registry, ["Observation"], [("subject", "Patient/p1"), ("code", "c")])
-    identified = parse(registry, ["Patient"], [("identifier", "s|1"), ("gender", "male")])
-    for query in (sorted_query, referring, identified, _everything(registry)):
-        assert not page_plan(query, None, 11, semijoin=True).walks
-        semi = page_query(query, None, 11, semijoin=True)
-        assert semi == page_query(query, None, 11)
-        assert "SELECT DISTINCT" in semi.sql
+def test_a_window_page_tests_each_resource_of_the_window(registry: SearchRegistry) -> None:
+    query = parse(registry, ["Patient"], [("name", "サトウ")])
+    plain = page_query(query, None, 11, window=(10, 20))
+    assert "FROM resources r WHERE (r.res_key > ? AND r.res_key <= ?)" in plain.sql
+    assert "SELECT DISTINCT" not in plain.sql
+    assert "INDEXED" not in plain.sql
+    hinted = page_query(query, None, 11, window=(10, 20), hints=True)
+    assert "resources r NOT INDEXED" in hinted.sql
+    assert "search_string s1 INDEXED BY search_string_owner" in hinted.sql
+    assert hinted.params == plain.params
+    assert plain.params[:2] == (10, 20)
+    with pytest.raises(ValueError, match="walk driver"):
+        page_query(parse(registry, ["Patient"], [("_id", "a")]), None, 11, window=(0, 1))
+
+
+def test_a_common_value_is_counted_up_to_a_bound(registry: SearchRegistry) -> None:
+    driver = walk_driver(parse(registry, ["Patient"], [("name", "サトウ,スズキ")]))
+    assert driver is not None
+    count = common_query(driver, 1000)
+    assert " UNION ALL " in count.sql
+    assert count.sql.endswith("LIMIT ?) k")
+    assert count.params[-1] == 1000

@@ -85,11 +85,6 @@ class Dialect(Protocol):
 
     def is_unique_violation(self, error: BaseException) -> bool: ...
 
-    def fetch_planned(self, conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
-        """The rows of a read whose best plan depends on its values, planned for these
-        values (not with a plan kept for the statement's text)."""
-        ...
-
     def close(self) -> None: ...
 
 

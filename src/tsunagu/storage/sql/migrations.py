@@ -234,35 +234,6 @@ MIGRATIONS: list[tuple[int, str, Sequence[Statement]]] = [
             " WHERE EXISTS (SELECT 1 FROM resources WHERE resource_type = 'RiskAssessment')",
         ],
     ),
-    (
-        13,
-        "statistics of (type, parameter, value) together (PostgreSQL)",
-        [
-            # The planner multiplies the three columns' frequencies as if independent: for
-            # `Patient?gender=male` it expected 238 rows of 50,000, so it fetched and sorted
-            # every match (55-580 ms at a million resources) instead of walking the Patients
-            # in key order to the page's end (0.3 ms; `Selection.source`). Statistics of
-            # the combinations give the real frequency.
-            *(
-                (
-                    "postgresql",
-                    f"CREATE STATISTICS IF NOT EXISTS {table}_values (mcv, dependencies)"
-                    f" ON resource_type, param, {column} FROM {table}",
-                )
-                for table, column in (("search_token", "code"), ("search_string", "norm"))
-            ),
-            # Only a database with rows: analysing empty tables would tell the planner they
-            # stay empty until autovacuum looks again.
-            *(
-                (
-                    "postgresql",
-                    f"DO $$ BEGIN IF EXISTS (SELECT 1 FROM {table}) THEN ANALYZE {table};"
-                    " END IF; END $$",
-                )
-                for table in ("search_token", "search_string")
-            ),
-        ],
-    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

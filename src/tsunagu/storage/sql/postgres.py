@@ -215,13 +215,5 @@ class PostgresDialect:
     def is_unique_violation(self, error: BaseException) -> bool:
         return isinstance(error, psycopg.errors.UniqueViolation)
 
-    def fetch_planned(self, conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
-        """Not prepared: psycopg prepares a statement from its fifth run, and after five more
-        the server may keep one generic plan for all values. For a search page walked in key
-        order (`plan.Selection.source`) that plan fetched every match of a common code
-        (230-770 ms at a million resources, against 1.7 ms planned for the value)."""
-        assert isinstance(conn, psycopg.Connection)
-        return conn.execute(sql, params, prepare=False).fetchall()
-
     def close(self) -> None:
         self._pool.close()

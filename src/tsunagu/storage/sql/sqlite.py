@@ -156,10 +156,6 @@ class SqliteDialect:
     def is_unique_violation(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
 
-    def fetch_planned(self, conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
-        """SQLite plans a statement for the values bound to it where they matter."""
-        return conn.execute(sql, params).fetchall()
-
     def close(self) -> None:
         self._checkpointer.close()
         with self._all_lock:

@@ -1,0 +1,112 @@
+"""Pages of a common value read by walking `resources` in key order (`searching._walked`)
+return exactly what fetching the value's keys returns, page after page, on both databases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tsunagu.search.plan import Cursor, page_query, walk_driver
+from tsunagu.search.query import SearchQuery, parse
+from tsunagu.storage.sql import searching
+from tsunagu.storage.sql.repository import SqlRepository
+from tsunagu.storage.sql.searching import spread
+
+PATIENTS = 240
+
+
+@pytest.fixture
+def populated(repo: SqlRepository) -> SqlRepository:
+    """Patients, two thirds men and the last three of another gender, each followed by two
+    Observations (so the men are spread over the keys, among other types)."""
+    with repo.session() as session:
+        for n in range(PATIENTS):
+            gender = "other" if n >= PATIENTS - 3 else ("male" if n % 3 else "female")
+            family = "サトウ" if n % 4 == 0 else "スズキ"
+            body = {
+                "resourceType": "Patient",
+                "gender": gender,
+                "active": n % 5 != 0,
+                "name": [{"family": family, "given": ["タロウ"]}],
+            }
+            session.save("Patient", f"p{n:04d}", body, method="PUT", previous=None)
+            for k in range(2):
+                observation = {"resourceType": "Observation", "status": "final"}
+                session.save("Observation", f"o{n}-{k}", observation, method="PUT", previous=None)
+    return repo
+
+
+def _pages(repo: SqlRepository, query: SearchQuery) -> list[list[str]]:
+    """Every page's ids, following the key cursor as the server's `next` links do."""
+    pages: list[list[str]] = []
+    cursor: Cursor | None = None
+    while True:
+        matches = repo.search(query, cursor)
+        page = matches[: query.count]
+        pages.append([m.resource.id for m in page])
+        if len(matches) <= query.count:
+            return pages
+        cursor = Cursor((), page[-1].key)
+
+
+@pytest.mark.parametrize(("window", "count"), [(50, 7), (3, 5), (7, 1), (10_000, 50), (130, 40)])
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        [("gender", "male")],
+        [("gender", "male"), ("active", "true")],
+        [("name", "サトウ")],
+        [("gender", "other")],
+    ],
+    ids=["common", "two criteria", "name prefix", "rare"],
+)
+def test_walked_pages_are_the_fetched_pages(
+    populated: SqlRepository,
+    monkeypatch: pytest.MonkeyPatch,
+    window: int,
+    count: int,
+    criteria: list[tuple[str, str]],
+) -> None:
+    query = replace(parse(populated.registry, ["Patient"], criteria), count=count)
+    monkeypatch.setattr(searching, "WALK_COMMON", 10**9)
+    fetched = _pages(populated, query)
+    monkeypatch.setattr(searching, "WALK_COMMON", 3)
+    monkeypatch.setattr(searching, "WALK_WINDOW", window)
+    walked: list[tuple[str, str]] = []
+    original = searching.execute
+
+    def spy(d, conn, fragment):  # type: ignore[no-untyped-def]
+        walked.append(fragment.sql)
+        return original(d, conn, fragment)
+
+    monkeypatch.setattr(searching, "execute", spy)
+    assert _pages(populated, query) == fetched
+    ids = [id for page in fetched for id in page]
+    assert ids == sorted(ids)  # key order: the patients were stored in id order
+    assert len(ids) == len(set(ids))
+    assert any("r.res_key <= ?" in sql for sql in walked)  # the walk did run
+
+
+def test_a_walk_reads_the_window_by_key_and_probes_the_owner_index(
+    populated: SqlRepository,
+) -> None:
+    query = parse(populated.registry, ["Patient"], [("gender", "male")])
+    assert walk_driver(query) is not None
+    d = populated.dialect
+    with d.writer() as conn:
+        conn.execute("ANALYZE")
+    statement = page_query(query, None, 11, window=(0, 50), hints=d.name == "sqlite")
+    sql, params = spread(d, statement)
+    with d.reader() as conn:
+        if d.name == "sqlite":
+            rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+            plan = "\n".join(str(row[-1]) for row in rows)
+            assert "SEARCH r USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)" in plan
+            assert "search_token_owner" in plan
+            assert "search_token_lookup0" not in plan
+        else:
+            rows = conn.execute(f"EXPLAIN {d.sql(sql)}", params).fetchall()
+            plan = "\n".join(str(row[-1]) for row in rows)
+            assert "Index Scan using resources_pkey on resources r" in plan
+            assert "Index Cond: ((res_key > " in plan
