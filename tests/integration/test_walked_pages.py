@@ -37,17 +37,24 @@ def populated(repo: SqlRepository) -> SqlRepository:
     return repo
 
 
-def _pages(repo: SqlRepository, query: SearchQuery) -> list[list[str]]:
-    """Every page's ids, following the key cursor as the server's `next` links do."""
+def _pages(
+    repo: SqlRepository, query: SearchQuery, cursor: Cursor | None = None
+) -> list[list[str]]:
+    """Every page's ids in fetch order, following the key cursor as the server's `next`
+    (or, from a backwards cursor, `previous`) links do."""
     pages: list[list[str]] = []
-    cursor: Cursor | None = None
     while True:
         matches = repo.search(query, cursor)
         page = matches[: query.count]
         pages.append([m.resource.id for m in page])
         if len(matches) <= query.count:
             return pages
-        cursor = Cursor((), page[-1].key)
+        cursor = Cursor((), page[-1].key, cursor is not None and cursor.backwards)
+
+
+def _both_ways(repo: SqlRepository, query: SearchQuery) -> tuple[list[list[str]], ...]:
+    """The pages forward from the start, and backwards from beyond the last key."""
+    return _pages(repo, query), _pages(repo, query, Cursor((), 10**9, backwards=True))
 
 
 @pytest.mark.parametrize(("window", "count"), [(50, 7), (3, 5), (7, 1), (10_000, 50), (130, 40)])
@@ -70,7 +77,7 @@ def test_walked_pages_are_the_fetched_pages(
 ) -> None:
     query = replace(parse(populated.registry, ["Patient"], criteria), count=count)
     monkeypatch.setattr(searching, "WALK_COMMON", 10**9)
-    fetched = _pages(populated, query)
+    fetched = _both_ways(populated, query)
     monkeypatch.setattr(searching, "WALK_COMMON", 3)
     monkeypatch.setattr(searching, "WALK_WINDOW", window)
     walked: list[tuple[str, str]] = []
@@ -81,10 +88,12 @@ def test_walked_pages_are_the_fetched_pages(
         return original(d, conn, fragment)
 
     monkeypatch.setattr(searching, "execute", spy)
-    assert _pages(populated, query) == fetched
-    ids = [id for page in fetched for id in page]
+    assert _both_ways(populated, query) == fetched
+    forward, backward = fetched
+    ids = [id for page in forward for id in page]
     assert ids == sorted(ids)  # key order: the patients were stored in id order
     assert len(ids) == len(set(ids))
+    assert [id for page in backward for id in page] == ids[::-1]
     assert any("r.res_key <= ?" in sql for sql in walked)  # the walk did run
 
 

@@ -705,11 +705,14 @@ def common_query(driver: KeySet, bound: int) -> Fragment:
     return Fragment(f"SELECT COUNT(*) FROM ({keys.sql} LIMIT ?) k", (*keys.params, bound))
 
 
-def window_end_query(after: int, size: int) -> Fragment:
-    """The key of the `size`-th resource (of any type) after key `after`; no row if fewer."""
+def window_end_query(start: int, size: int, *, backwards: bool = False) -> Fragment:
+    """The key of the `size`-th resource (of any type) after key `start` (before it, going
+    backwards); no row if there are fewer."""
+    op, order = ("<", "DESC") if backwards else (">", "ASC")
     return Fragment(
-        "SELECT res_key FROM resources WHERE res_key > ? ORDER BY res_key LIMIT 1 OFFSET ?",
-        (after, size - 1),
+        f"SELECT res_key FROM resources WHERE res_key {op} ? ORDER BY res_key {order}"
+        " LIMIT 1 OFFSET ?",
+        (start, size - 1),
     )
 
 

@@ -106,26 +106,31 @@ def search(d: Dialect, conn: Connection, query: SearchQuery, cursor: Cursor | No
 def _walked(
     d: Dialect, conn: Connection, query: SearchQuery, cursor: Cursor | None, limit: int
 ) -> list[Any] | None:
-    """A forward page of a common value read by walking `resources` in key order: the next
-    `WALK_WINDOW` resources are tested one by one, and only if the page is not full by then
-    are the keys after the window fetched as usual. None: not such a page.
+    """A page of a common value read by walking `resources` in key order: the next
+    `WALK_WINDOW` resources (the previous ones, for a backwards cursor) are tested one by
+    one, and only if the page is not full by then are the keys beyond the window fetched as
+    usual. None: not such a page.
 
     Bounded either way, where letting the planner walk is not: values cluster (AuditEvents
     all come after the clinical data, `in-progress` Encounters are the recent ones), and a
     walk the planner thinks short can read the whole table."""
-    if cursor is not None and cursor.backwards:
-        return None
     driver = walk_driver(query)
     if driver is None or execute(d, conn, common_query(driver, WALK_COMMON))[0][0] < WALK_COMMON:
         return None
-    after = 0 if cursor is None else cursor.res_key
-    ends = execute(d, conn, window_end_query(after, WALK_WINDOW))
+    backwards = cursor is not None and cursor.backwards
+    start = 0 if cursor is None else cursor.res_key
+    ends = execute(d, conn, window_end_query(start, WALK_WINDOW, backwards=backwards))
     end = int(ends[0][0]) if ends else None
-    window = (after, _LAST_KEY if end is None else end)
+    # Keys in (after, up to]: integers, so [end, start) going backwards is (end - 1, start - 1].
+    if backwards:
+        window = (0 if end is None else end - 1, start - 1)
+    else:
+        window = (start, _LAST_KEY if end is None else end)
     hints = d.name == "sqlite"
     rows = execute(d, conn, page_query(query, cursor, limit, window=window, hints=hints))
     if len(rows) < limit and end is not None:
-        rows += execute(d, conn, page_query(query, Cursor((), end), limit - len(rows)))
+        beyond = Cursor((), end, backwards)
+        rows += execute(d, conn, page_query(query, beyond, limit - len(rows)))
     return rows
 
 
