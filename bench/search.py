@@ -119,6 +119,13 @@ def _observations_by_code(
     return Job("Observation", (("code", code), ("_count", "20")))
 
 
+def _latest_observations_by_code(
+    rng: random.Random, patients: list[PatientInfo], chronic: list[PatientInfo]
+) -> Job:
+    job = _observations_by_code(rng, patients, chronic)
+    return Job(job.path, (*job.query, ("_sort", "-date")))
+
+
 QUERIES = [
     Query(
         "observations by code + date",
@@ -167,6 +174,12 @@ QUERIES = [
         "Observation?code=loinc|C&_count=20 (first page of tens of thousands)",
         False,
         _observations_by_code,
+    ),
+    Query(
+        "latest observations by code (population)",
+        "Observation?code=loinc|C&_sort=-date&_count=20 (first page, latest first)",
+        False,
+        _latest_observations_by_code,
     ),
 ]
 

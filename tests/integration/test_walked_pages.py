@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from tests.integration.paging import follow
 from tsunagu.search.plan import Cursor, page_query, walk_driver
 from tsunagu.search.query import SearchQuery, parse
 from tsunagu.storage.sql import searching
@@ -37,24 +38,9 @@ def populated(repo: SqlRepository) -> SqlRepository:
     return repo
 
 
-def _pages(
-    repo: SqlRepository, query: SearchQuery, cursor: Cursor | None = None
-) -> list[list[str]]:
-    """Every page's ids in fetch order, following the key cursor as the server's `next`
-    (or, from a backwards cursor, `previous`) links do."""
-    pages: list[list[str]] = []
-    while True:
-        matches = repo.search(query, cursor)
-        page = matches[: query.count]
-        pages.append([m.resource.id for m in page])
-        if len(matches) <= query.count:
-            return pages
-        cursor = Cursor((), page[-1].key, cursor is not None and cursor.backwards)
-
-
 def _both_ways(repo: SqlRepository, query: SearchQuery) -> tuple[list[list[str]], ...]:
     """The pages forward from the start, and backwards from beyond the last key."""
-    return _pages(repo, query), _pages(repo, query, Cursor((), 10**9, backwards=True))
+    return follow(repo, query, None), follow(repo, query, Cursor((), 10**9, backwards=True))
 
 
 @pytest.mark.parametrize(("window", "count"), [(50, 7), (3, 5), (7, 1), (10_000, 50), (130, 40)])

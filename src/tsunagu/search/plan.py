@@ -156,8 +156,14 @@ class Selection:
         return driver + self.condition.params
 
 
-def select(query: SearchQuery, r: str = "r") -> Selection:
-    """The driving key set and WHERE clause (without paging) of a query over `resources`."""
+def select(
+    query: SearchQuery, r: str = "r", *, driver: KeySet | None = None, hints: bool = False
+) -> Selection:
+    """The driving key set and WHERE clause (without paging) of a query over `resources`.
+
+    `driver`: one more criterion, which drives instead of the query's own most selective one
+    (the resources a sorted page walked to, `search.sorted_pages`). `hints`: probe the other
+    criteria as SQLite's `INDEXED BY` says (see `probe`)."""
     aliases = _Aliases(query.access)
     types = tuple(query.resource_types)
     parts: list[Part] = [criterion(aliases, c, r, types) for c in query.criteria]
@@ -169,11 +175,12 @@ def select(query: SearchQuery, r: str = "r") -> Selection:
             parts.append(_owner_exists(aliases, query.compartment))
         if query.compartment.care is not None:
             parts.append(_cared_for(query.compartment.care, r))
-    candidates = [p for p in parts if isinstance(p, KeySet) and not p.negated]
-    driver = min(candidates, key=lambda k: k.rank) if candidates else None
+    if driver is None:
+        candidates = [p for p in parts if isinstance(p, KeySet) and not p.negated]
+        driver = min(candidates, key=lambda k: k.rank) if candidates else None
     conditions = [
         Fragment(f"{r}.deleted = ?", (False,)),
-        *(_condition(p, r) for p in parts if p is not driver),
+        *(_condition(p, r, hints) for p in parts if p is not driver),
     ]
     if driver is None or not driver.yields <= set(types):
         # Without a driver that yields only these types, test the type of every resource.
@@ -181,8 +188,14 @@ def select(query: SearchQuery, r: str = "r") -> Selection:
     return Selection(driver, join(conditions, "AND"))
 
 
-def _condition(part: Part, r: str) -> Fragment:
-    return part.condition(r) if isinstance(part, KeySet) else part
+def _condition(part: Part, r: str, hints: bool = False) -> Fragment:
+    return probe(part, r, hints) if isinstance(part, KeySet) else part
+
+
+def probe(part: KeySet, r: str, hints: bool) -> Fragment:
+    """A key set as a check of resource `r`; with `hints`, through the (res_key, param)
+    index where it reads one table (SQLite's `INDEXED BY`, see `KeySet.condition`)."""
+    return part.condition(r, owner_index=hints and len(part.tables.split()) == 2)
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -271,6 +284,13 @@ def param_rows(s: str, param: IndexedParam, key: str | None = None) -> Fragment:
     if len(arms) == 1:
         return arms[0]
     return join(arms, "OR")
+
+
+def single_row_code(param: IndexedParam) -> str | None:
+    """The one row code that holds all of a parameter's values (see `param_rows`), or None
+    (parts' rows, several sources, a source restricted to a target type)."""
+    plain, restricted = _row_codes("x", param, None)
+    return plain[0] if len(plain) == 1 and not restricted else None
 
 
 def _row_arms(s: str, param: IndexedParam, key: str) -> list[Fragment]:
@@ -620,7 +640,7 @@ class Cursor:
             ) from None
 
 
-def _cursor_fits(keys: Sequence[SortKey], cursor: Cursor) -> bool:
+def cursor_fits(keys: Sequence[SortKey], cursor: Cursor) -> bool:
     """Whether a cursor carries one value of the right kind per sort key of this search."""
     if len(cursor.values) != len(keys):
         return False
@@ -641,7 +661,7 @@ def _cursor_fits(keys: Sequence[SortKey], cursor: Cursor) -> bool:
 
 def page_condition(keys: Sequence[SortKey], cursor: Cursor, q: str = "q") -> Fragment:
     """Rows strictly after the cursor in sort order (before it, for a backwards cursor)."""
-    if not _cursor_fits(keys, cursor):
+    if not cursor_fits(keys, cursor):
         raise bad_request(
             "このカーソルは別の検索のものです / the paging cursor belongs to another search",
             expression=("_cursor",),
@@ -693,9 +713,15 @@ def walk_driver(query: SearchQuery) -> KeySet | None:
     if query.sort or query.compartment is not None:
         return None
     driver = select(query).driver
-    if driver is None or driver.rank < _RANKS["token"] or len(driver.tables.split()) != 2:
+    if driver is None or not shared(driver) or len(driver.tables.split()) != 2:
         return None
     return driver
+
+
+def shared(driver: KeySet) -> bool:
+    """Whether a driver is a value many resources may share (a code, a string, a date, a
+    quantity), where a reference or an identifier picks out few."""
+    return driver.rank >= _RANKS["token"]
 
 
 def common_query(driver: KeySet, bound: int) -> Fragment:
@@ -722,6 +748,7 @@ def page_query(
     limit: int,
     *,
     window: tuple[int, int] | None = None,
+    driver: KeySet | None = None,
     hints: bool = False,
 ) -> Fragment:
     """The SELECT of one page: (res_key, resource_type, id, version, last_updated, method,
@@ -729,26 +756,26 @@ def page_query(
 
     `window` (after, up to): only resources with keys in (after, up to], each tested against
     the walk driver (`walk_driver`) and the other criteria, instead of fetching the
-    driver's keys. `hints`: SQLite's, to read the window by key and probe the driver's
-    (res_key, param) index."""
+    driver's keys. `driver`: the key set that drives instead of the query's own (`select`).
+    `hints`: SQLite's, to read the window by key and probe the criteria's (res_key, param)
+    indexes."""
     keys = query.sort
     sort_exprs = [sort_expression(k) for k in keys]
     columns = "".join(f", {e.sql} AS k{i}" for i, e in enumerate(sort_exprs))
     sort_params: tuple[Any, ...] = ()
     for e in sort_exprs:
         sort_params += e.params
-    selection = select(query)
+    selection = select(query, driver=driver, hints=hints)
     if window is None:
         source = Fragment(f"{selection.source()} WHERE {selection.condition.sql}", selection.params)
     else:
-        driver = walk_driver(query)
-        if driver is None:
-            raise ValueError("a window needs a page with a walk driver")
+        if driver is not None or (driver := walk_driver(query)) is None:
+            raise ValueError("a window needs a page with a walk driver, and no other")
         where = join(
             (
                 Fragment("r.res_key > ? AND r.res_key <= ?", window),
                 one_of("r.resource_type", query.resource_types),
-                driver.condition("r", owner_index=hints),
+                probe(driver, "r", hints),
                 selection.condition,
             ),
             "AND",
