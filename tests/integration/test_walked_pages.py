@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from tests.integration.paging import follow
-from tsunagu.search.plan import Cursor, page_query, walk_driver
+from tsunagu.search.plan import Cursor, common_query, page_query, walk_driver
 from tsunagu.search.query import SearchQuery, parse
 from tsunagu.storage.sql import searching
 from tsunagu.storage.sql.repository import SqlRepository
@@ -105,3 +105,42 @@ def test_a_walk_reads_the_window_by_key_and_probes_the_owner_index(
             plan = "\n".join(str(row[-1]) for row in rows)
             assert "Index Scan using resources_pkey on resources r" in plan
             assert "Index Cond: ((res_key > " in plan
+
+
+def test_a_walk_goes_on_only_where_its_matches_say_a_window_fills_the_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(searching, "WALK_WINDOW", 8_000)
+    # 10 of 21 in 8,000 resources: 11 more in 1.5 x 8,800 resources.
+    assert searching._next_window(10, 21, 8_000) == 13_200
+    assert searching._next_window(20, 21, 8_000) == 600
+    # Nothing found (the value may cluster elsewhere), or too far to walk: fetch instead.
+    assert searching._next_window(0, 21, 8_000) is None
+    assert searching._next_window(2, 21, 8_000) is None  # 114,000 more
+    assert searching._next_window(10, 21, 24_000) is None  # within 32,000 in all
+
+
+def test_the_count_of_a_common_value_reads_the_lookup_index_alone(
+    populated: SqlRepository,
+) -> None:
+    d = populated.dialect
+    with d.writer() as conn:
+        conn.execute("ANALYZE")
+    driver = walk_driver(parse(populated.registry, ["Patient"], [("name", "サトウ")]))
+    assert driver is not None
+    sql, params = spread(d, common_query(driver, 1000))
+    with d.reader() as conn:
+        if d.name == "sqlite":
+            rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+            plan = "\n".join(str(row[-1]) for row in rows)
+            assert plan.count("USING COVERING INDEX search_string_lookup0") == 3  # the row codes
+        else:
+            conn.execute("SET enable_seqscan = off")
+            conn.execute("SET enable_bitmapscan = off")
+            try:
+                rows = conn.execute(f"EXPLAIN {d.sql(sql)}", params).fetchall()
+            finally:
+                conn.execute("RESET enable_seqscan")
+                conn.execute("RESET enable_bitmapscan")
+            plan = "\n".join(str(row[-1]) for row in rows)
+            assert plan.count("Index Only Scan using search_string_lookup0") == 3

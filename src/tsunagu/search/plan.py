@@ -82,20 +82,22 @@ class KeySet:
         """The keys, uncorrelated (for driving a query), limited to the searched types."""
         return self._select(" UNION ")
 
-    def _select(self, union: str) -> Fragment:
+    def _select(self, union: str, *, rows: bool = False) -> Fragment:
+        """The keys, the arms joined by `union`; with `rows`, a 1 per row instead of its key
+        (for counting: the lookup indexes then cover the statement, and no table is read)."""
+        column = "1" if rows else f"{self.alias}.res_key"
         selects = []
         params: tuple[Any, ...] = ()
         for where in self.arms if len(self.arms) > 1 else (self.where,):
             if self.typed:
                 of_type = one_of(f"{self.alias}.resource_type", self.types)
                 where = Fragment(f"{of_type.sql} AND {where.sql}", of_type.params + where.params)
-            selects.append(f"SELECT {self.alias}.res_key FROM {self.tables} WHERE {where.sql}")
+            selects.append(f"SELECT {column} FROM {self.tables} WHERE {where.sql}")
             params += (*self.table_params, *where.params)
         sql = union.join(selects)
         if self.owner is not None:
-            sql += (
-                f"{union}SELECT w.res_key FROM resources w WHERE w.resource_type = ? AND w.id = ?"
-            )
+            owner = "1" if rows else "w.res_key"
+            sql += f"{union}SELECT {owner} FROM resources w WHERE w.resource_type = ? AND w.id = ?"
             params += self.owner
         return Fragment(sql, params)
 
@@ -725,9 +727,11 @@ def shared(driver: KeySet) -> bool:
 
 
 def common_query(driver: KeySet, bound: int) -> Fragment:
-    """The driver's keys counted up to `bound` (each arm's, repeats included): whether its
-    value is common enough to walk for."""
-    keys = driver._select(" UNION ALL ")
+    """The driver's rows counted up to `bound` (each arm's, repeats included): whether its
+    value is common enough to walk for. Read from the lookup index alone (PostgreSQL: an
+    index-only scan; reading the table for each key made it 5 ms instead of 0.2 for a
+    name)."""
+    keys = driver._select(" UNION ALL ", rows=True)
     return Fragment(f"SELECT COUNT(*) FROM ({keys.sql} LIMIT ?) k", (*keys.params, bound))
 
 

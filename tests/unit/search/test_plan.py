@@ -190,3 +190,5 @@ def test_a_common_value_is_counted_up_to_a_bound(registry: SearchRegistry) -> No
     assert " UNION ALL " in count.sql
     assert count.sql.endswith("LIMIT ?) k")
     assert count.params[-1] == 1000
+    assert "SELECT 1 FROM search_string s" in count.sql  # no key: the index covers it
+    assert "res_key" not in count.sql

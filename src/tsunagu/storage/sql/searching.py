@@ -90,12 +90,14 @@ def _encode(d: Dialect, value: Any) -> Any:
 
 
 # A page of a value with at least this many keys walks `resources` in key order (see
-# `plan.walk_driver`), at most this many resources (of any type) before it falls back to
-# fetching the keys of the rest. Both bound the extra work a walk that finds little can add
-# (counting up to 1,000 keys and testing up to 2,000 resources: about 1-3 ms), while a
-# value that one resource in 20 of a window has fills a page of 50.
+# `plan.walk_driver`), this many resources (of any type) at first, and in all at most
+# `WALK_GROWTH` times as many, before it falls back to fetching the keys of the rest. Both
+# bound the extra work a walk that finds little can add (counting up to 1,000 keys and
+# testing 8,000 resources: about 1-3 ms), while a value that one resource in 20 of a
+# window has fills a page of 50.
 WALK_COMMON = 1_000
 WALK_WINDOW = 8_000
+WALK_GROWTH = 4
 
 
 def search(d: Dialect, conn: Connection, query: SearchQuery, cursor: Cursor | None) -> list[Match]:
@@ -114,8 +116,9 @@ def _walked(
 ) -> list[Any] | None:
     """A page of a common value read by walking `resources` in key order: the next
     `WALK_WINDOW` resources (the previous ones, for a backwards cursor) are tested one by
-    one, and only if the page is not full by then are the keys beyond the window fetched as
-    usual. None: not such a page.
+    one; if the page is not full by then, and the matches found so far say that a window of
+    the walk's remaining budget fills it, the walk goes on; otherwise the keys beyond are
+    fetched as usual. None: not such a page.
 
     Bounded either way, where letting the planner walk is not: values cluster (AuditEvents
     all come after the clinical data, `in-progress` Encounters are the recent ones), and a
@@ -124,20 +127,39 @@ def _walked(
     if driver is None or not _common(d, conn, driver):
         return None
     backwards = cursor is not None and cursor.backwards
-    start = 0 if cursor is None else cursor.res_key
-    ends = execute(d, conn, window_end_query(start, WALK_WINDOW, backwards=backwards))
-    end = int(ends[0][0]) if ends else None
-    # Keys in (after, up to]: integers, so [end, start) going backwards is (end - 1, start - 1].
-    if backwards:
-        window = (0 if end is None else end - 1, start - 1)
-    else:
-        window = (start, _LAST_KEY if end is None else end)
     hints = d.name == "sqlite"
-    rows = execute(d, conn, page_query(query, cursor, limit, window=window, hints=hints))
-    if len(rows) < limit and end is not None:
-        beyond = Cursor((), end, backwards)
-        rows += execute(d, conn, page_query(query, beyond, limit - len(rows)))
-    return rows
+    position = 0 if cursor is None else cursor.res_key
+    rows: list[Any] = []
+    size: int | None = WALK_WINDOW
+    walked = 0
+    while size is not None:
+        ends = execute(d, conn, window_end_query(position, size, backwards=backwards))
+        end = int(ends[0][0]) if ends else None
+        # Keys in (after, up to]: integers, so [end, position) backwards is (end - 1, position - 1].
+        if backwards:
+            window = (0 if end is None else end - 1, position - 1)
+        else:
+            window = (position, _LAST_KEY if end is None else end)
+        wanted = limit - len(rows)
+        rows += execute(d, conn, page_query(query, cursor, wanted, window=window, hints=hints))
+        if len(rows) >= limit or end is None:
+            return rows
+        walked += size
+        size = _next_window(len(rows), limit, walked)
+        position = end  # the next window starts where this one ended
+    beyond = Cursor((), position, backwards)
+    return rows + execute(d, conn, page_query(query, beyond, limit - len(rows)))
+
+
+def _next_window(found: int, limit: int, walked: int) -> int | None:
+    """How many resources to walk next, when `walked` resources gave `found` matches of a
+    page of `limit`: half as many again as the density found so far says would fill the
+    page, if that stays within the walk's budget; None: fetch the rest instead (nothing
+    found: the value may cluster elsewhere)."""
+    if found == 0:
+        return None
+    size = -(-(limit - found) * walked * 3 // (2 * found))  # ceiling
+    return size if walked + size <= WALK_GROWTH * WALK_WINDOW else None
 
 
 _LAST_KEY = 2**63 - 1
