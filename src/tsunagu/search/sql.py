@@ -59,3 +59,29 @@ def join(fragments: Iterable[Fragment], operator: str) -> Fragment:
     for f in items:
         params += f.params
     return Fragment(sql, params)
+
+
+def starts_with(column: str, prefix: str) -> Fragment:
+    """Text that starts with `prefix`, as a range of code points (both databases compare
+    `{text}` columns by bytes, and UTF-8 keeps code point order): [prefix, the next prefix).
+
+    Not `LIKE 'prefix%'`, which both databases turn into the same range: PostgreSQL also
+    matches the pattern against the column's statistics when it plans (2,000 values for
+    `norm`, migration 6: about 1.2 ms a statement instead of 0.4), and a prepared statement's
+    generic plan, with the pattern unknown, could not use the index at all."""
+    upper = _successor(prefix)
+    if upper is None:  # empty, or only the last code point: everything from it on
+        return Fragment(f"{column} >= ?", (prefix,))
+    return Fragment(f"{column} >= ? AND {column} < ?", (prefix, upper))
+
+
+def _successor(prefix: str) -> str | None:
+    """The least string greater than every string that starts with `prefix`, or None."""
+    while prefix and ord(prefix[-1]) == 0x10FFFF:
+        prefix = prefix[:-1]
+    if not prefix:
+        return None
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are not characters: skip them
+        following = 0xE000
+    return prefix[:-1] + chr(following)

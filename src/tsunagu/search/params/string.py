@@ -12,7 +12,7 @@ from typing import Any
 
 from tsunagu.search.fhirpath import TypedValue
 from tsunagu.search.params.common import ParamSpec, unescape, unsupported_modifier
-from tsunagu.search.sql import Fragment
+from tsunagu.search.sql import Fragment, starts_with
 from tsunagu.search.text import like_escape, normalize
 
 TABLE = "search_string"
@@ -81,9 +81,9 @@ def condition(alias: str, value: str, modifier: str | None, spec: ParamSpec) -> 
     value = unescape(value)
     if modifier == "exact":
         return Fragment(f"{alias}.exact = ?", (value,))
-    norm = like_escape(normalize(value))
+    norm = normalize(value)
     if modifier == "contains":
-        return Fragment(f"{alias}.norm LIKE ? ESCAPE '\\'", (f"%{norm}%",))
+        return Fragment(f"{alias}.norm LIKE ? ESCAPE '\\'", (f"%{like_escape(norm)}%",))
     if modifier is not None:
         raise unsupported_modifier(spec, modifier)
-    return Fragment(f"{alias}.norm LIKE ? ESCAPE '\\'", (f"{norm}%",))
+    return starts_with(f"{alias}.norm", norm)

@@ -14,8 +14,8 @@ from typing import Any
 
 from tsunagu.search.fhirpath import TypedValue
 from tsunagu.search.params.common import ParamSpec, split_escaped, unescape, unsupported_modifier
-from tsunagu.search.sql import Fragment
-from tsunagu.search.text import like_escape, normalize
+from tsunagu.search.sql import Fragment, starts_with
+from tsunagu.search.text import normalize
 
 TABLE = "search_token"
 COLUMNS = ("system", "code", "text")
@@ -113,8 +113,7 @@ def param_key(spec: ParamSpec, modifier: str | None) -> str:
 def condition(alias: str, value: str, modifier: str | None, spec: ParamSpec) -> Fragment:
     """Match one token search value (`code`, `system|code`, `|code`, `system|`)."""
     if modifier == "text":
-        text = like_escape(normalize(unescape(value)))
-        return Fragment(f"{alias}.text LIKE ? ESCAPE '\\'", (text + "%",))
+        return starts_with(f"{alias}.text", normalize(unescape(value)))
     if modifier == "of-type":
         parts = split_escaped(value, "|")
         if len(parts) != 3:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from tsunagu.search.fhirpath import TypedValue
 from tsunagu.search.params.common import ParamSpec, unescape, unsupported_modifier
-from tsunagu.search.sql import Fragment
-from tsunagu.search.text import like_escape
+from tsunagu.search.sql import Fragment, starts_with
 
 TABLE = "search_uri"
 COLUMNS = ("uri",)
@@ -28,7 +27,7 @@ def condition(alias: str, value: str, modifier: str | None, spec: ParamSpec) -> 
     if modifier is None:
         return Fragment(f"{alias}.uri = ?", (value,))
     if modifier == "below":  # stored URL starts with the search value
-        return Fragment(f"{alias}.uri LIKE ? ESCAPE '\\'", (like_escape(value) + "%",))
+        return starts_with(f"{alias}.uri", value)
     if modifier == "above":  # the search value starts with the stored URL
         return Fragment(f"? LIKE ({alias}.uri || ?)", (value, "%"))
     raise unsupported_modifier(spec, modifier)
