@@ -715,15 +715,14 @@ def walk_driver(query: SearchQuery) -> KeySet | None:
     if query.sort or query.compartment is not None:
         return None
     driver = select(query).driver
-    if driver is None or not shared(driver) or len(driver.tables.split()) != 2:
-        return None
-    return driver
+    return driver if driver is not None and walkable(driver) else None
 
 
-def shared(driver: KeySet) -> bool:
+def walkable(driver: KeySet) -> bool:
     """Whether a driver is a value many resources may share (a code, a string, a date, a
-    quantity), where a reference or an identifier picks out few."""
-    return driver.rank >= _RANKS["token"]
+    quantity; a reference or an identifier picks out few), in one index table (a chain or
+    `_has` is not probed resource by resource)."""
+    return driver.rank >= _RANKS["token"] and len(driver.tables.split()) == 2
 
 
 def common_query(driver: KeySet, bound: int) -> Fragment:

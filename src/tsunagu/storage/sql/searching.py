@@ -19,8 +19,8 @@ from tsunagu.search.plan import (
     page_query,
     param_rows,
     select,
-    shared,
     walk_driver,
+    walkable,
     window_end_query,
 )
 from tsunagu.search.query import AccessFilter, Include, SearchQuery
@@ -182,7 +182,7 @@ def _sort_walked(
     if walk is None:
         return None
     driver = select(query).driver
-    if driver is not None and (not shared(driver) or not _common(d, conn, driver)):
+    if driver is not None and (not walkable(driver) or not _common(d, conn, driver)):
         return None  # a patient's own resources, say: few to sort
     hints = d.name == "sqlite"
     found: list[tuple[int, Any]] = []
