@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.paging import follow
 from tsunagu.search import sorted_pages
-from tsunagu.search.plan import Cursor
+from tsunagu.search.plan import Cursor, KeySet
 from tsunagu.search.query import SearchQuery, parse
 from tsunagu.search.sql import Fragment
 from tsunagu.storage.sql import searching
@@ -83,6 +83,15 @@ CASES = {
     "period end, latest first": ("Observation", [("status", "final")], "-date"),
     "last updated": ("Observation", [("status", "final")], "-_lastUpdated"),
     "rare value": ("Patient", [("gender", "other")], "birthdate"),
+    # Further keys order the ties of the first (patients without a birthdate last in each).
+    "family, then birthdate": ("Patient", [], "family,birthdate"),
+    "family descending, then latest birthdate": (
+        "Patient",
+        [("gender", "male")],
+        "-family,-birthdate",
+    ),
+    "birthdate, then family descending": ("Patient", [("gender", "male")], "birthdate,-family"),
+    "period end, then id": ("Observation", [("status", "final")], "-date,_id"),
 }
 
 
@@ -114,8 +123,18 @@ def test_walked_sorted_pages_are_the_computed_pages(
         return walk
 
     monkeypatch.setattr(sorted_pages, "sort_walk", spy)
+    driven: list[set[int]] = []
+    keys_driver = sorted_pages.keys_driver
+
+    def driver_spy(walk: sorted_pages.SortWalk, keys: set[int]) -> KeySet:
+        driven.append(keys)
+        return keys_driver(walk, keys)
+
+    monkeypatch.setattr(sorted_pages, "keys_driver", driver_spy)
     assert _both_ways(populated, query) == computed
     assert any(walk is not None for walk in walks)  # the walk did run
+    if window >= 40 and case != "rare value":
+        assert driven  # and gave pages (not all fell back to computing every value)
     forward, backward = computed
     ids = [id for page in forward for id in page]
     assert len(ids) == len(set(ids))

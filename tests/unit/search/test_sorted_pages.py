@@ -14,7 +14,14 @@ from tsunagu.fhir.definitions import load_definitions
 from tsunagu.search.parameters import SearchRegistry
 from tsunagu.search.plan import Cursor
 from tsunagu.search.query import Compartment, parse
-from tsunagu.search.sorted_pages import SortWalk, check_query, held, rows_query, sort_walk
+from tsunagu.search.sorted_pages import (
+    SortWalk,
+    check_query,
+    held,
+    rows_query,
+    sort_walk,
+    tie_query,
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +54,19 @@ def test_one_indexed_sort_key_of_one_type_walks(registry: SearchRegistry) -> Non
     assert walk("Observation", "-value-quantity") is None
 
 
+def test_further_sort_keys_walk_the_first_keys_index(registry: SearchRegistry) -> None:
+    assert _walk(registry, ["Observation"], [("_sort", "-date,_id")]) == SortWalk(
+        "search_date", "high", "date", "Observation", True, alone=False
+    )
+    assert _walk(registry, ["Patient"], [("_sort", "family,given")]) == SortWalk(
+        "search_string", "norm", "family", "Patient", False, alone=False
+    )
+
+
 def test_other_sorted_pages_do_not_walk(registry: SearchRegistry) -> None:
     assert _walk(registry, ["Observation"], [("_sort", "status")]) is None  # a code repeats
     assert _walk(registry, ["Observation"], [("_sort", "subject")]) is None
-    assert _walk(registry, ["Observation"], [("_sort", "date,_id")]) is None  # two keys
+    assert _walk(registry, ["Observation"], [("_sort", "status,date")]) is None  # the first
     assert _walk(registry, ["Observation", "Condition"], [("_sort", "-_lastUpdated")]) is None
     # `name` reads its parts' rows too (`family`, `given`): not one index range.
     assert _walk(registry, ["Patient"], [("_sort", "name")]) is None
@@ -80,6 +96,25 @@ def test_the_rows_read_the_index_in_page_order_from_the_cursor(registry: SearchR
     tie = rows_query(walk, Cursor((when,), 17), size=200, tie=when)
     assert "x.high = ?" in tie.sql
     assert "ORDER BY x.res_key ASC" in tie.sql
+
+
+def test_with_further_keys_the_rows_start_after_the_cursors_value() -> None:
+    """The cursor's own value is read as a tie (further keys order its resources), and a
+    tie's rows are read whole, in no order."""
+    walk = SortWalk("search_string", "norm", "family", "Patient", False, alone=False)
+    cursor = Cursor(("サトウ", "タロウ"), 17)
+    rows = rows_query(walk, cursor, size=84)
+    assert "x.norm > ?" in rows.sql
+    assert "res_key >" not in rows.sql
+    assert rows.params == ("Patient", "family", "サトウ", 84, 0)
+    tie = tie_query(walk, "サトウ", 8001)
+    assert tie.sql.endswith(
+        "WHERE (x.resource_type = ?) AND (x.param = ?) AND (x.norm = ?) LIMIT ?"
+    )
+    assert tie.params == ("Patient", "family", "サトウ", 8001)
+    back = rows_query(walk, Cursor(("サトウ", "タロウ"), 17, backwards=True), size=84)
+    assert "x.norm < ?" in back.sql
+    assert "ORDER BY x.norm DESC" in back.sql
 
 
 def test_a_check_tests_a_list_of_keys_against_every_criterion(registry: SearchRegistry) -> None:

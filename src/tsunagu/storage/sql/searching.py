@@ -173,11 +173,13 @@ def _common(d: Dialect, conn: Connection, driver: KeySet) -> bool:
 def _sort_walked(
     d: Dialect, conn: Connection, query: SearchQuery, cursor: Cursor | None, limit: int
 ) -> list[Any] | None:
-    """A sorted page of a common value (or of no criterion) read along the sort key's index
-    (`search.sorted_pages`): the page's matches within the next `WALK_WINDOW` rows of the
-    index, and those that tie with the last of them; then the page among them. None: not
+    """A sorted page of a common value (or of no criterion) read along the first sort key's
+    index (`search.sorted_pages`): the page's matches within the next `WALK_WINDOW` rows of
+    the index, and those that tie with the last of them (with further sort keys, every one
+    of them, and every match of the cursor's value); then the page among them. None: not
     such a page, or the walk found too few matches (values that do not follow the sort
-    order): such a page reads every match, as before, at a few milliseconds more."""
+    order), or a tie too large to read: such a page reads every match, as before, at a few
+    milliseconds more."""
     walk = sorted_pages.sort_walk(query, cursor)
     if walk is None:
         return None
@@ -185,6 +187,12 @@ def _sort_walked(
     if driver is not None and (not walkable(driver) or not _common(d, conn, driver)):
         return None  # a patient's own resources, say: few to sort
     hints = d.name == "sqlite"
+    keys: set[int] = set()
+    if cursor is not None and not walk.alone:  # the page may start inside the cursor's tie
+        tied = _all_ties(d, conn, query, walk, cursor.values[0], hints)
+        if tied is None:
+            return None
+        keys = tied
     found: list[tuple[int, Any]] = []
     offset, size = 0, 4 * limit
     while len(found) < limit and offset < WALK_WINDOW:
@@ -196,19 +204,56 @@ def _sort_walked(
     if len(found) < limit:
         return None
     last = found[limit - 1][1]
-    keys = {key for key, _ in found[:limit]}
-    offset, wanted = 0, limit
-    while True:  # the first matches that tie with the last, in key order
-        tie = sorted_pages.rows_query(walk, cursor, offset=offset, size=TIE_CHUNK, tie=last)
-        rows = execute(d, conn, tie)
-        ties = [key for key, _ in _held(d, conn, query, rows, hints, set())]
-        keys.update(ties[:wanted])
-        wanted -= len(ties)
-        if wanted <= 0 or len(rows) < TIE_CHUNK:
-            break
-        offset += TIE_CHUNK
+    keys.update(key for key, _ in found[:limit])
+    if walk.alone:
+        keys.update(_first_ties(d, conn, query, walk, cursor, last, limit, hints))
+    else:
+        tied = _all_ties(d, conn, query, walk, last, hints)
+        if tied is None:
+            return None
+        keys.update(tied)
     driver = sorted_pages.keys_driver(walk, keys)
     return execute(d, conn, page_query(query, cursor, limit, driver=driver, hints=hints))
+
+
+def _first_ties(
+    d: Dialect,
+    conn: Connection,
+    query: SearchQuery,
+    walk: sorted_pages.SortWalk,
+    cursor: Cursor | None,
+    value: Any,
+    wanted: int,
+    hints: bool,
+) -> list[int]:
+    """The first `wanted` matches (in key order) whose sort value is `value`, after the
+    cursor."""
+    keys: list[int] = []
+    offset = 0
+    while len(keys) < wanted:
+        tie = sorted_pages.rows_query(walk, cursor, offset=offset, size=TIE_CHUNK, tie=value)
+        rows = execute(d, conn, tie)
+        keys += [key for key, _ in _held(d, conn, query, rows, hints, set(keys))]
+        if len(rows) < TIE_CHUNK:
+            break
+        offset += TIE_CHUNK
+    return keys[:wanted]
+
+
+def _all_ties(
+    d: Dialect,
+    conn: Connection,
+    query: SearchQuery,
+    walk: sorted_pages.SortWalk,
+    value: Any,
+    hints: bool,
+) -> set[int] | None:
+    """Every match whose first sort value is `value` (further keys order them); None if
+    they hold more than `WALK_WINDOW` rows of the index."""
+    rows = execute(d, conn, sorted_pages.tie_query(walk, value, WALK_WINDOW + 1))
+    if len(rows) > WALK_WINDOW:
+        return None
+    return {key for key, _ in _held(d, conn, query, rows, hints, set())}
 
 
 def _held(
