@@ -430,22 +430,27 @@ def _value_rows(names: list[str], rows: CompositeRows) -> Fragment:
 def _chain(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:
     s, t = aliases("s"), aliases("t")
     inners = [(target, criterion(aliases, inner, t, (target,))) for target, inner in crit.chain]
-    if len(inners) == 1 and isinstance(inners[0][1], KeySet) and not inners[0][1].negated:
-        # One target type with an index test: start from the targets it names, then follow
-        # the references to them (the database cannot misjudge which side is smaller).
-        inner = inners[0][1]
-        assert isinstance(inner, KeySet)
+    keyed = [inner for _, inner in inners if isinstance(inner, KeySet) and not inner.negated]
+    if len(keyed) == len(inners):
+        # Index tests on every target type: start from the targets they name (of each type
+        # in turn: `subject.identifier` may name a Patient, a Group, a Device...), then
+        # follow the references to them (the database cannot misjudge which side is
+        # smaller, as it did with one OR of the types: seconds for one patient's number).
         k = aliases("k")
+        targets = [inner.select for inner in keyed]
+        union = Fragment(
+            " UNION ALL ".join(target.sql for target in targets),
+            tuple(param for target in targets for param in target.params),
+        )
         tables = (
-            f"({inner.select.sql}) {k} JOIN resources {t} ON {t}.res_key = {k}.res_key"
+            f"({union.sql}) {k} JOIN resources {t} ON {t}.res_key = {k}.res_key"
             f" JOIN search_reference {s} ON {s}.target_id = {t}.id"
             f" AND {s}.target_type = {t}.resource_type"
         )
         where = _link_rows(s, crit.param, types) & Fragment(f"{t}.deleted = ?", (False,))
         where = _visible(aliases, where, t)
-        return KeySet(
-            tables, s, types, where, rank=inner.rank + 1, table_params=inner.select.params
-        )
+        rank = max(inner.rank for inner in keyed) + 1
+        return KeySet(tables, s, types, where, rank=rank, table_params=union.params)
     branches = join(
         (
             Fragment(f"{t}.resource_type = ?", (target,)) & _member(inner, t)
