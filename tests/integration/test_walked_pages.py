@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from tests.integration.paging import follow
-from tsunagu.search.plan import Cursor, common_query, page_query, walk_driver
+from tsunagu.search.plan import Cursor, KeySet, common_query, page_query, walk_driver
 from tsunagu.search.query import SearchQuery, parse
 from tsunagu.storage.sql import searching
 from tsunagu.storage.sql.repository import SqlRepository
@@ -144,3 +144,44 @@ def test_the_count_of_a_common_value_reads_the_lookup_index_alone(
                 conn.execute("RESET enable_bitmapscan")
             plan = "\n".join(str(row[-1]) for row in rows)
             assert plan.count("Index Only Scan using search_string_lookup0") == 3
+
+
+@pytest.mark.parametrize(
+    ("criteria", "rarer"),
+    [
+        ([("active", "true"), ("gender", "other")], "other"),
+        ([("gender", "other"), ("active", "true")], None),  # the ranks chose it already
+        ([("active", "true"), ("gender", "male")], None),  # both common: the walk runs
+        ([("active", "true"), ("name:contains", "ナカ")], None),  # a pattern is not counted
+    ],
+)
+@pytest.mark.parametrize("sort", [None, "-family"])
+def test_a_rare_criterion_drives_instead_of_a_common_one(
+    populated: SqlRepository,
+    monkeypatch: pytest.MonkeyPatch,
+    criteria: list[tuple[str, str]],
+    rarer: str | None,
+    sort: str | None,
+) -> None:
+    """`Patient?gender=female&birthdate=1950-01-01` ranks the token first (a code), but
+    gender is common and a birthdate rare: the rare one drives, the pages stay the same."""
+    pairs = criteria if sort is None else [*criteria, ("_sort", sort)]
+    query = replace(parse(populated.registry, ["Patient"], pairs), count=2)
+    monkeypatch.setattr(searching, "WALK_COMMON", 10**9)
+    fetched = follow(populated, query, None)
+    monkeypatch.setattr(searching, "WALK_COMMON", 10)
+    chosen: list[KeySet | None] = []
+    original = searching._rarer
+
+    def spy(d, conn, query):  # type: ignore[no-untyped-def]
+        chosen.append(original(d, conn, query))
+        return chosen[-1]
+
+    monkeypatch.setattr(searching, "_rarer", spy)
+    assert follow(populated, query, None) == fetched
+    if rarer is None:
+        assert not any(chosen)
+    else:
+        assert fetched[0]  # something matched
+        assert chosen
+        assert all(k is not None and rarer in k.where.params for k in chosen)

@@ -70,6 +70,9 @@ class KeySet:
     # UNION, one index range each, where an OR of ranges can make SQLite read the whole
     # parameter (`birthdate=1975-03-01,1957-03-01`).
     arms: tuple[Fragment, ...] = ()
+    # A pattern that no index range holds (`:contains`, a URI's `:above`): finding even a
+    # few of its keys may read every row of the parameter.
+    scans: bool = False
 
     @property
     def yields(self) -> frozenset[str]:
@@ -144,6 +147,8 @@ class Selection:
 
     driver: KeySet | None
     condition: Fragment
+    # The criteria that could drive instead (index tests, not negated), in rank order.
+    others: tuple[KeySet, ...] = ()
 
     def source(self, r: str = "r") -> str:
         """The FROM clause: the driver's distinct keys joined to `resources`, or all of them."""
@@ -177,9 +182,11 @@ def select(
             parts.append(_owner_exists(aliases, query.compartment))
         if query.compartment.care is not None:
             parts.append(_cared_for(query.compartment.care, r))
+    candidates = sorted(
+        (p for p in parts if isinstance(p, KeySet) and not p.negated), key=lambda k: k.rank
+    )
     if driver is None:
-        candidates = [p for p in parts if isinstance(p, KeySet) and not p.negated]
-        driver = min(candidates, key=lambda k: k.rank) if candidates else None
+        driver = candidates[0] if candidates else None
     conditions = [
         Fragment(f"{r}.deleted = ?", (False,)),
         *(_condition(p, r, hints) for p in parts if p is not driver),
@@ -187,7 +194,8 @@ def select(
     if driver is None or not driver.yields <= set(types):
         # Without a driver that yields only these types, test the type of every resource.
         conditions.insert(0, one_of(f"{r}.resource_type", types))
-    return Selection(driver, join(conditions, "AND"))
+    others = tuple(k for k in candidates if k is not driver)
+    return Selection(driver, join(conditions, "AND"), others)
 
 
 def _condition(part: Part, r: str, hints: bool = False) -> Fragment:
@@ -372,7 +380,8 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]
     arms: tuple[Fragment, ...] = ()
     if 1 < len(row_arms) * len(alternatives) <= _MAX_ARMS:
         arms = tuple(rows & alternative for rows in row_arms for alternative in alternatives)
-    return KeySet(table, s, types, key & matches, rank, negated, arms=arms)
+    scans = modifier == "contains" or (crit.param.type == "uri" and modifier == "above")
+    return KeySet(table, s, types, key & matches, rank, negated, arms=arms, scans=scans)
 
 
 def _composite(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:
