@@ -51,8 +51,10 @@ def _both_ways(repo: SqlRepository, query: SearchQuery) -> tuple[list[list[str]]
         [("gender", "male"), ("active", "true")],
         [("name", "サトウ")],
         [("gender", "other")],
+        [("_lastUpdated", "ge2000-01-01")],
+        [("_lastUpdated", "ge2000-01-01"), ("gender", "other")],
     ],
-    ids=["common", "two criteria", "name prefix", "rare"],
+    ids=["common", "two criteria", "name prefix", "rare", "last updated", "rare, updated"],
 )
 def test_walked_pages_are_the_fetched_pages(
     populated: SqlRepository,

@@ -113,10 +113,25 @@ def test_a_checked_owner_is_one_uncorrelated_exists(registry: SearchRegistry) ->
 
 
 def test_a_query_without_a_driver_still_tests_the_type(registry: SearchRegistry) -> None:
-    query = parse(registry, ["Patient"], [("_lastUpdated", "ge2024-01-01")])
+    query = parse(registry, ["Patient"], [("_id", "p1,p2")])
     selection = select(query)
     assert selection.driver is None
     assert "r.resource_type IN (?)" in selection.condition.sql
+
+
+def test_last_updated_drives_from_the_type_and_time_index(registry: SearchRegistry) -> None:
+    """`_lastUpdated=ge{an hour ago}` as a test only: PostgreSQL walked every resource."""
+    query = parse(registry, ["Patient"], [("_lastUpdated", "ge2024-01-01")])
+    driver = select(query).driver
+    assert driver is not None
+    assert driver.select.sql == (
+        "SELECT u1.res_key FROM resources u1 WHERE u1.resource_type IN (?) AND u1.last_updated >= ?"
+    )
+    # Behind another criterion, a check by primary key (`resources` has no owner index).
+    coded = parse(registry, ["Patient"], [("gender", "male"), ("_lastUpdated", "ge2024-01-01")])
+    condition = select(coded, hints=True).condition.sql
+    assert "EXISTS (SELECT 1 FROM resources u2 WHERE u2.res_key = r.res_key" in condition
+    assert "INDEXED BY resources" not in condition
 
 
 def test_a_driver_of_the_searched_types_makes_the_type_test_redundant(
@@ -164,7 +179,7 @@ def test_a_walk_driver_is_a_shared_value_of_one_index_table(registry: SearchRegi
     assert not driver([("identifier", "s|1"), ("gender", "male")])  # picks out one
     assert not driver([("subject", "Patient/p1"), ("code", "c")], ("Observation",))
     assert not driver([("subject:Patient.gender", "male")], ("Observation",))  # a chain
-    assert not driver([("_lastUpdated", "ge2024-01-01")])  # no driver
+    assert driver([("_lastUpdated", "ge2024-01-01")])  # the (type, last_updated) index
     assert walk_driver(_everything(registry)) is None
 
 
