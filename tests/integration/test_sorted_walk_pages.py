@@ -167,7 +167,7 @@ def _plan(repo: SqlRepository, statement: Fragment) -> str:
     sql, params = spread(d, statement)
     with d.reader() as conn:
         if d.name == "sqlite":
-            rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+            rows = conn.execute(f"EXPLAIN QUERY PLAN {d.sql(sql)}", params).fetchall()
         else:  # as on tables too large to read whole and sort (these few rows would be)
             settings = ("enable_seqscan", "enable_bitmapscan", "enable_sort")
             for name in settings:

@@ -137,6 +137,7 @@ _RANKS = {
     "quantity": 6,
     "number": 6,
 }
+_DAY_RANK = 3  # a date range of a day or less (`birthdate=1975-03-01`); wider ones rank last
 _LAST_RESORT = 7
 _MAX_ARMS = 32  # OR-ed values read as a UNION (see `KeySet.arms`); longer lists stay an OR
 
@@ -182,9 +183,8 @@ def select(
             parts.append(_owner_exists(aliases, query.compartment))
         if query.compartment.care is not None:
             parts.append(_cared_for(query.compartment.care, r))
-    candidates = sorted(
-        (p for p in parts if isinstance(p, KeySet) and not p.negated), key=lambda k: k.rank
-    )
+    keyed = [p for p in parts if isinstance(p, KeySet) and not p.negated]
+    candidates = sorted([*keyed, *_overlaps(query, types)], key=lambda k: k.rank)
     if driver is None:
         driver = candidates[0] if candidates else None
     conditions = [
@@ -196,6 +196,36 @@ def select(
         conditions.insert(0, one_of(f"{r}.resource_type", types))
     others = tuple(k for k in candidates if k is not driver)
     return Selection(driver, join(conditions, "AND"), others)
+
+
+def _overlaps(query: SearchQuery, types: tuple[str, ...]) -> list[KeySet]:
+    """For each date parameter with both a lower (`ge`, `gt`) and an upper (`lt`, `le`) bound
+    among the criteria, one more key set, of the rows that overlap the range between: it
+    reads bounded ranges of the `low` index (`date.overlapping`), where each criterion alone
+    reads half the rows. It only drives (the criteria test the resources as before)."""
+    found: dict[str, tuple[IndexedParam, list[datetime], list[datetime]]] = {}
+    for crit in query.criteria:
+        param = crit.param
+        if param.type != "date" or param.code in COLUMN_PARAMS or len(crit.values) != 1:
+            continue
+        if crit.modifier or crit.chain or crit.has is not None or param.components:
+            continue
+        after, before = date_param.bounds(param.spec, crit.values[0])
+        _, afters, befores = found.setdefault(param.code, (param, [], []))
+        afters += [after] if after is not None else []
+        befores += [before] if before is not None else []
+    result = []
+    for param, afters, befores in found.values():
+        rows = _row_arms("w", param, param.code)
+        if not afters or not befores or len(rows) != 1:
+            continue
+        after, before = max(afters), min(befores)
+        overlapping = date_param.overlapping(after, before)
+        where = rows[0] & join(overlapping, "OR")
+        arms = tuple(rows[0] & arm for arm in overlapping)
+        rank = _DAY_RANK if before - after <= date_param.WIDE else _LAST_RESORT - 0.5
+        result.append(KeySet("search_date w", "w", types, where, rank, arms=arms))
+    return result
 
 
 def _condition(part: Part, r: str, hints: bool = False) -> Fragment:
@@ -378,7 +408,7 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]
     elif module is token and (code == "identifier" or modifier == "of-type"):
         rank = 0.5  # identifiers pick out one resource; codes are shared by many
     elif module is date_param and date_param.within_a_day(crit.param.spec, crit.values):
-        rank = 3  # one day (a birthdate) is narrower than a name prefix, not than a code
+        rank = _DAY_RANK  # one day (a birthdate) is narrower than a name prefix, not a code
     negated = crit.modifier == "not" and module is token
     # Each row code (`name`, `family`, `given`) and each value as an arm of its own: one
     # index range each, where `param IN (...)` with a range on the next column makes

@@ -4,6 +4,7 @@ and the shape of the `$everything` statement."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from tsunagu.fhir.definitions import load_definitions
 from tsunagu.search.parameters import SearchRegistry
+from tsunagu.search.params import date as date_param
 from tsunagu.search.plan import (
     Cursor,
     common_query,
@@ -207,3 +209,53 @@ def test_a_common_value_is_counted_up_to_a_bound(registry: SearchRegistry) -> No
     assert count.params[-1] == 1000
     assert "SELECT 1 FROM search_string s" in count.sql  # no key: the index covers it
     assert "res_key" not in count.sql
+
+
+def test_a_lower_and_an_upper_date_bound_drive_as_one_overlap(registry: SearchRegistry) -> None:
+    def drivers(pairs: list[tuple[str, str]]) -> list[str]:
+        selection = select(parse(registry, ["Observation"], pairs))
+        keys = [k for k in (selection.driver, *selection.others) if k is not None]
+        return [k.tables for k in keys]
+
+    day = [("date", "ge2024-06-01"), ("date", "lt2024-06-02")]
+    assert drivers(day)[0] == "search_date w"  # a day ranks like a birthdate
+    assert drivers([("code", "8867-4"), *day])[:2] == ["search_token s1", "search_date w"]
+    month = [("date", "ge2024-06-01"), ("date", "lt2024-07-01")]
+    assert drivers(month)[0] == "search_date w"  # wider: still before either bound alone
+    assert "search_date w" not in drivers([("date", "ge2024-06-01")])  # one bound only
+    assert "search_date w" not in drivers([("date", "ge2024-06-01"), ("date", "ge2024-06-02")])
+    assert "search_date w" not in drivers([("date", "ge2024-06-01,ge2024-07-01"), day[1]])
+    # The tightest bounds of each side.
+    query = parse(registry, ["Observation"], [*day, ("date", "gt2024-06-01T12:00:00+09:00")])
+    driver = select(query).driver
+    assert driver is not None
+    narrow, wide = driver.arms
+    assert "{wide_range}" in wide.sql
+    assert "{wide_range}" not in narrow.sql
+    # After 12:00:00 JST (the end of that second), before 2 June JST; from a day (and a
+    # second) before that start.
+    assert narrow.params[-3:] == (
+        datetime(2024, 5, 31, 3, 0, tzinfo=UTC),
+        datetime(2024, 6, 1, 15, 0, tzinfo=UTC),
+        datetime(2024, 6, 1, 3, 0, 1, tzinfo=UTC),
+    )
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 1, 1)),
+    st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3)),
+)
+def test_a_range_of_a_day_or_less_that_overlaps_starts_in_the_narrow_arm(
+    high: datetime, span: timedelta
+) -> None:
+    """Whatever `after`, a stored range [low, high) of a day or less with `high > after`
+    has `low` past the narrow arm's lower bound; a wider one may not (the wide arm's)."""
+    high = high.replace(tzinfo=UTC)
+    low = max(high - span, date_param.BEGINNING)
+    after = high - timedelta(microseconds=1)  # the latest `after` it still overlaps
+    narrow, _ = date_param.overlapping(after, high + timedelta(days=1))
+    bound = narrow.params[0]
+    if span <= date_param.WIDE:
+        assert low > bound or low == date_param.BEGINNING
+    elif span > date_param.WIDE + timedelta(seconds=1):
+        assert low < bound

@@ -107,6 +107,38 @@ def _approximately(period: Period) -> tuple[datetime, datetime]:
     return (max(period.start - margin, BEGINNING), min(period.end + margin, END))
 
 
+def bounds(spec: ParamSpec, value: str) -> tuple[datetime | None, datetime | None]:
+    """What a value says of the ranges it finds, as (`high` is after this, `low` is before
+    this): `ge2024-06-01` (start, None), `lt2024-06-02` (None, start); (None, None) for the
+    other prefixes."""
+    prefix, period = search_period(spec, value)
+    return {
+        "gt": (period.end, None),
+        "ge": (period.start, None),
+        "lt": (None, period.start),
+        "le": (None, period.end),
+    }.get(prefix, (None, None))
+
+
+# Rows that span more than a day: the partial index `search_date_wide` holds them (migration
+# 13); `{wide_range}` is each dialect's test of that, on alias `w`.
+WIDE = timedelta(days=1)
+_MARGIN = timedelta(seconds=1)  # SQLite tests the span in floating-point days
+
+
+def overlapping(after: datetime, before: datetime) -> tuple[Fragment, Fragment]:
+    """The rows of alias `w` whose range overlaps [after, before) (`high > after`, `low <
+    before`), as two arms that each read one bounded range of an index on `low`: rows that
+    span a day or less start after `after` less a day; wider ones are few, and have an index
+    of their own."""
+    narrow = Fragment(
+        "w.low > ? AND w.low < ? AND w.high > ?",
+        (max(after - WIDE - _MARGIN, BEGINNING), before, after),
+    )
+    wide = Fragment("{wide_range} AND w.low < ? AND w.high > ?", (before, after))
+    return narrow, wide
+
+
 def within_a_day(spec: ParamSpec, values: Sequence[str]) -> bool:
     """Whether every value asks for `eq` a day or less (`birthdate=1975-03-01`): a narrow
     range of the index, selective enough to drive a query (a year or `ge` is not)."""

@@ -52,6 +52,8 @@ class PostgresDialect:
         "text": 'TEXT COLLATE "C"',
         "bool": "BOOLEAN",
         "float": "DOUBLE PRECISION",
+        # Not a type: a search_date row `w` spanning more than a day (`search.params.date`).
+        "wide_range": "w.high - w.low > interval '1 day'",
     }
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:

@@ -151,7 +151,7 @@ def _walked(
         size = _next_window(len(rows), limit, walked)
         position = end  # the next window starts where this one ended
     beyond = Cursor((), position, backwards)
-    return rows + execute(d, conn, page_query(query, beyond, limit - len(rows)))
+    return rows + _fetched(d, conn, query, beyond, limit - len(rows))
 
 
 def _next_window(found: int, limit: int, walked: int) -> int | None:
@@ -170,7 +170,7 @@ _LAST_KEY = 2**63 - 1
 
 def _common(d: Dialect, conn: Connection, driver: KeySet) -> bool:
     """Whether the driver has at least `WALK_COMMON` keys (counted up to there)."""
-    return int(execute(d, conn, common_query(driver, WALK_COMMON))[0][0]) >= WALK_COMMON
+    return _count(d, conn, driver, WALK_COMMON) >= WALK_COMMON
 
 
 def _rarer(d: Dialect, conn: Connection, query: SearchQuery) -> KeySet | None:
@@ -186,6 +186,29 @@ def _rarer(d: Dialect, conn: Connection, query: SearchQuery) -> KeySet | None:
     return None
 
 
+def _fetched(
+    d: Dialect, conn: Connection, query: SearchQuery, cursor: Cursor | None, limit: int
+) -> list[Any]:
+    """A page of a common value that a walk did not fill, from every match of the criterion
+    with the fewest rows (counted up to the walk's budget): `category=laboratory&date=ge…
+    &date=lt…` a week later fetches the week's 1,900 rows, not 190,000 laboratory results
+    (0.5 s at a million resources)."""
+    selection = select(query)
+    others = [k for k in selection.others if walkable(k) and not k.scans]
+    driver = None
+    if selection.driver is not None and others:
+        bound = WALK_GROWTH * WALK_WINDOW
+        counts = [_count(d, conn, k, bound) for k in others]
+        if min(counts) < _count(d, conn, selection.driver, bound):
+            driver = others[counts.index(min(counts))]
+    return execute(d, conn, page_query(query, cursor, limit, driver=driver))
+
+
+def _count(d: Dialect, conn: Connection, keys: KeySet, bound: int) -> int:
+    """The key set's rows, counted up to `bound`."""
+    return int(execute(d, conn, common_query(keys, bound))[0][0])
+
+
 def _sort_walked(
     d: Dialect, conn: Connection, query: SearchQuery, cursor: Cursor | None, limit: int
 ) -> list[Any] | None:
@@ -193,9 +216,9 @@ def _sort_walked(
     index (`search.sorted_pages`): the page's matches within the next `WALK_WINDOW` rows of
     the index, and those that tie with the last of them (with further sort keys, every one
     of them, and every match of the cursor's value); then the page among them. None: not
-    such a page, or the walk found too few matches (values that do not follow the sort
-    order), or a tie too large to read: such a page reads every match, as before, at a few
-    milliseconds more."""
+    such a page. A walk that finds too few matches (values that do not follow the sort
+    order) or a tie too large to read computes every match's value instead (`_fetched`), at
+    a few milliseconds more."""
     walk = sorted_pages.sort_walk(query, cursor)
     if walk is None:
         return None
@@ -209,7 +232,7 @@ def _sort_walked(
     if cursor is not None and not walk.alone:  # the page may start inside the cursor's tie
         tied = _all_ties(d, conn, query, walk, cursor.values[0], hints)
         if tied is None:
-            return None
+            return _fetched(d, conn, query, cursor, limit)
         keys = tied
     found: list[tuple[int, Any]] = []
     offset, size = 0, 4 * limit
@@ -220,7 +243,7 @@ def _sort_walked(
             break
         offset, size = offset + size, 2 * size
     if len(found) < limit:
-        return None
+        return _fetched(d, conn, query, cursor, limit)
     last = found[limit - 1][1]
     keys.update(key for key, _ in found[:limit])
     if walk.alone:
@@ -228,7 +251,7 @@ def _sort_walked(
     else:
         tied = _all_ties(d, conn, query, walk, last, hints)
         if tied is None:
-            return None
+            return _fetched(d, conn, query, cursor, limit)
         keys.update(tied)
     driver = sorted_pages.keys_driver(walk, keys)
     return execute(d, conn, page_query(query, cursor, limit, driver=driver, hints=hints))

@@ -39,6 +39,8 @@ class SqliteDialect:
         "text": "TEXT",
         "bool": "INTEGER",
         "float": "REAL",
+        # Not a type: a search_date row `w` spanning more than a day (`search.params.date`).
+        "wide_range": "julianday(w.high) - julianday(w.low) > 1",
     }
 
     def __init__(self, path: Path) -> None:
