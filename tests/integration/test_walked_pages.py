@@ -187,3 +187,32 @@ def test_a_rare_criterion_drives_instead_of_a_common_one(
         assert fetched[0]  # something matched
         assert chosen
         assert all(k is not None and rarer in k.where.params for k in chosen)
+
+
+def test_a_walk_that_does_not_fill_the_page_fetches_from_the_fewest_rows(
+    populated: SqlRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both values common, the walk too short to fill the page: the rest comes from the
+    criterion with fewer rows (サトウ, a quarter of the patients), not the one the ranks
+    chose (a gender, two thirds)."""
+    query = replace(
+        parse(populated.registry, ["Patient"], [("gender", "male"), ("family", "サトウ")]),
+        count=10,
+    )
+    monkeypatch.setattr(searching, "WALK_COMMON", 10**9)
+    fetched = follow(populated, query, None)
+    monkeypatch.setattr(searching, "WALK_COMMON", 3)
+    monkeypatch.setattr(searching, "WALK_WINDOW", 2)
+    monkeypatch.setattr(searching, "WALK_GROWTH", 100)  # counts reach 200 rows at most
+    drivers: list[KeySet | None] = []
+    original = page_query
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if "window" not in kwargs:
+            drivers.append(kwargs.get("driver"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(searching, "page_query", spy)
+    assert follow(populated, query, None) == fetched
+    assert drivers
+    assert all(k is not None and "サトウ" in k.where.params for k in drivers)
