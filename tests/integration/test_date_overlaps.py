@@ -83,7 +83,7 @@ def test_overlapping_ranges_are_what_the_two_criteria_find(
     query = parse(populated.registry, ["Observation"], [*more, ("date", low), ("date", high)])
     assert plan.select(query).driver is not None
     overlapped = {m.resource.id for m in populated.search(query, None)}
-    monkeypatch.setattr(plan, "_overlaps", lambda query, types: [])
+    monkeypatch.setattr(plan, "_overlaps", lambda query, types: ([], set()))
     tested = {m.resource.id for m in populated.search(query, None)}
     assert overlapped == tested
 

@@ -19,7 +19,7 @@ from tsunagu.fhir.outcomes import bad_request
 from tsunagu.search.parameters import COLUMN_PARAMS, MODULES, CompositeRows, IndexedParam
 from tsunagu.search.params import date as date_param
 from tsunagu.search.params import token
-from tsunagu.search.params.common import split_escaped
+from tsunagu.search.params.common import split_escaped, split_prefix
 from tsunagu.search.query import (
     AccessFilter,
     CareDates,
@@ -70,9 +70,12 @@ class KeySet:
     # UNION, one index range each, where an OR of ranges can make SQLite read the whole
     # parameter (`birthdate=1975-03-01,1957-03-01`).
     arms: tuple[Fragment, ...] = ()
-    # A pattern that no index range holds (`:contains`, a URI's `:above`): finding even a
-    # few of its keys may read every row of the parameter.
+    # A test that no index range holds (`:contains`, a quantity `gt200`): finding even a
+    # few of its keys may read every row of the parameter (`_scans`).
     scans: bool = False
+    # `arms` without the tests that read the table, for counting from the index alone (a
+    # count of a few more rows than match).
+    counted: tuple[Fragment, ...] = ()
 
     @property
     def yields(self) -> frozenset[str]:
@@ -91,7 +94,8 @@ class KeySet:
         column = "1" if rows else f"{self.alias}.res_key"
         selects = []
         params: tuple[Any, ...] = ()
-        for where in self.arms if len(self.arms) > 1 else (self.where,):
+        arms = self.counted if rows and self.counted else self.arms
+        for where in arms if len(arms) > 1 else (self.where,):
             if self.typed:
                 of_type = one_of(f"{self.alias}.resource_type", self.types)
                 where = Fragment(f"{of_type.sql} AND {where.sql}", of_type.params + where.params)
@@ -183,8 +187,11 @@ def select(
             parts.append(_owner_exists(aliases, query.compartment))
         if query.compartment.care is not None:
             parts.append(_cared_for(query.compartment.care, r))
-    keyed = [p for p in parts if isinstance(p, KeySet) and not p.negated]
-    candidates = sorted([*keyed, *_overlaps(query, types)], key=lambda k: k.rank)
+    overlaps, bounds = _overlaps(query, types)
+    # The bounds that make an overlap read more rows than it does: they drive no more.
+    covered = {id(parts[i]) for i in bounds}
+    keyed = [p for p in parts if isinstance(p, KeySet) and not p.negated and id(p) not in covered]
+    candidates = sorted([*keyed, *overlaps], key=lambda k: k.rank)
     if driver is None:
         driver = candidates[0] if candidates else None
     conditions = [
@@ -198,24 +205,29 @@ def select(
     return Selection(driver, join(conditions, "AND"), others)
 
 
-def _overlaps(query: SearchQuery, types: tuple[str, ...]) -> list[KeySet]:
+def _overlaps(query: SearchQuery, types: tuple[str, ...]) -> tuple[list[KeySet], set[int]]:
     """For each date parameter with both a lower (`ge`, `gt`) and an upper (`lt`, `le`) bound
     among the criteria, one more key set, of the rows that overlap the range between: it
     reads bounded ranges of the `low` index (`date.overlapping`), where each criterion alone
-    reads half the rows. It only drives (the criteria test the resources as before)."""
-    found: dict[str, tuple[IndexedParam, list[datetime], list[datetime]]] = {}
-    for crit in query.criteria:
+    reads half the rows. It only drives (the criteria test the resources as before). Also
+    the positions of the criteria that gave the bounds."""
+    found: dict[str, tuple[IndexedParam, list[datetime], list[datetime], list[int]]] = {}
+    for position, crit in enumerate(query.criteria):
         param = crit.param
         if param.type != "date" or param.code in COLUMN_PARAMS or len(crit.values) != 1:
             continue
         if crit.modifier or crit.chain or crit.has is not None or param.components:
             continue
         after, before = date_param.bounds(param.spec, crit.values[0])
-        _, afters, befores = found.setdefault(param.code, (param, [], []))
+        if after is None and before is None:
+            continue
+        _, afters, befores, positions = found.setdefault(param.code, (param, [], [], []))
         afters += [after] if after is not None else []
         befores += [before] if before is not None else []
-    result = []
-    for param, afters, befores in found.values():
+        positions.append(position)
+    overlaps: list[KeySet] = []
+    bounds: set[int] = set()
+    for param, afters, befores, positions in found.values():
         rows = _row_arms("w", param, param.code)
         if not afters or not befores or len(rows) != 1:
             continue
@@ -223,9 +235,12 @@ def _overlaps(query: SearchQuery, types: tuple[str, ...]) -> list[KeySet]:
         overlapping = date_param.overlapping(after, before)
         where = rows[0] & join(overlapping, "OR")
         arms = tuple(rows[0] & arm for arm in overlapping)
+        counted = tuple(rows[0] & arm for arm in date_param.overlapping(after, before, low=True))
         rank = _DAY_RANK if before - after <= date_param.WIDE else _LAST_RESORT - 0.5
-        result.append(KeySet("search_date w", "w", types, where, rank, arms=arms))
-    return result
+        keys = KeySet("search_date w", "w", types, where, rank, arms=arms, counted=counted)
+        overlaps.append(keys)
+        bounds.update(positions)
+    return overlaps, bounds
 
 
 def _condition(part: Part, r: str, hints: bool = False) -> Fragment:
@@ -417,8 +432,31 @@ def criterion(aliases: _Aliases, crit: Criterion, r: str, types: tuple[str, ...]
     arms: tuple[Fragment, ...] = ()
     if 1 < len(row_arms) * len(alternatives) <= _MAX_ARMS:
         arms = tuple(rows & alternative for rows in row_arms for alternative in alternatives)
-    scans = modifier == "contains" or (crit.param.type == "uri" and modifier == "above")
+    scans = _scans(crit.param.type, modifier, crit.values)
     return KeySet(table, s, types, key & matches, rank, negated, arms=arms, scans=scans)
+
+
+# Prefixes whose test is one range of a lookup index, with nothing else to check: dates have
+# indexes on both ends; numbers and quantities on `low` only (`gt200` tests `high`).
+_EXACT_PREFIXES = {
+    "date": frozenset({"eq", "gt", "ge", "lt", "le", "sa", "eb"}),
+    "number": frozenset({"lt", "le", "sa"}),
+    "quantity": frozenset({"lt", "le", "sa"}),
+}
+
+
+def _scans(param_type: str, modifier: str | None, values: Sequence[str]) -> bool:
+    """Whether finding even a few of a criterion's keys may read every row of its parameter:
+    a pattern (`:contains`, a URI's `:above`), or a test that no lookup index bounds (a
+    quantity `gt200`, or one with a unit, whose rows of other units share the range)."""
+    if modifier == "contains" or (param_type == "uri" and modifier == "above"):
+        return True
+    exact = _EXACT_PREFIXES.get(param_type)
+    if exact is None:
+        return False
+    if param_type == "quantity" and any("|" in value for value in values):
+        return True
+    return any(split_prefix(value)[0] not in exact for value in values)
 
 
 def _composite(aliases: _Aliases, crit: Criterion, types: tuple[str, ...]) -> KeySet:

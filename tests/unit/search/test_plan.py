@@ -232,6 +232,10 @@ def test_a_lower_and_an_upper_date_bound_drive_as_one_overlap(registry: SearchRe
     narrow, wide = driver.arms
     assert "{wide_range}" in wide.sql
     assert "{wide_range}" not in narrow.sql
+    # Counted from the indexes of `low` alone (a few more rows than match).
+    count = common_query(driver, 1000)
+    assert "w.high" not in count.sql
+    assert count.sql.count("{wide_range}") == 1
     # After 12:00:00 JST (the end of that second), before 2 June JST; from a day (and a
     # second) before that start.
     assert narrow.params[-3:] == (

@@ -126,16 +126,20 @@ WIDE = timedelta(days=1)
 _MARGIN = timedelta(seconds=1)  # SQLite tests the span in floating-point days
 
 
-def overlapping(after: datetime, before: datetime) -> tuple[Fragment, Fragment]:
+def overlapping(
+    after: datetime, before: datetime, *, low: bool = False
+) -> tuple[Fragment, Fragment]:
     """The rows of alias `w` whose range overlaps [after, before) (`high > after`, `low <
     before`), as two arms that each read one bounded range of an index on `low`: rows that
     span a day or less start after `after` less a day; wider ones are few, and have an index
-    of their own."""
+    of their own. With `low`, the arms test `low` only (what the indexes hold): a few rows
+    more, counted without reading the table."""
+    end = "" if low else " AND w.high > ?"
     narrow = Fragment(
-        "w.low > ? AND w.low < ? AND w.high > ?",
-        (max(after - WIDE - _MARGIN, BEGINNING), before, after),
+        f"w.low > ? AND w.low < ?{end}",
+        (max(after - WIDE - _MARGIN, BEGINNING), before) + (() if low else (after,)),
     )
-    wide = Fragment("{wide_range} AND w.low < ? AND w.high > ?", (before, after))
+    wide = Fragment(f"{{wide_range}} AND w.low < ?{end}", (before,) + (() if low else (after,)))
     return narrow, wide
 
 

@@ -197,10 +197,11 @@ def _fetched(
     others = [k for k in selection.others if walkable(k) and not k.scans]
     driver = None
     if selection.driver is not None and others:
-        bound = WALK_GROWTH * WALK_WINDOW
-        counts = [_count(d, conn, k, bound) for k in others]
-        if min(counts) < _count(d, conn, selection.driver, bound):
-            driver = others[counts.index(min(counts))]
+        fewest = _count(d, conn, selection.driver, WALK_GROWTH * WALK_WINDOW)
+        for other in others:  # each counted only as far as it could still be fewer
+            count = _count(d, conn, other, fewest)
+            if count < fewest:
+                driver, fewest = other, count
     return execute(d, conn, page_query(query, cursor, limit, driver=driver))
 
 
