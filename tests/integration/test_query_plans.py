@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from tests.integration.test_sorted_walk_pages import _plan as plan_without_sorts
 from tsunagu.search.plan import page_query
 from tsunagu.search.query import Compartment, Include, SearchQuery, parse
 from tsunagu.search.sql import Fragment
@@ -123,3 +124,16 @@ def test_a_name_search_reads_its_rows_and_its_parts_by_prefix(repo: SqlRepositor
         ranges = sum("(param = '" in line for line in lines)
         assert ranges == len(lines)
     assert ranges == 3
+
+
+def test_a_page_of_a_type_reads_its_resources_in_key_order(repo: SqlRepository) -> None:
+    """Without a criterion that drives, a page is the type's first resources in key order:
+    read from the (type, key) index in order (migration 14), not every resource of the type
+    sorted, nor every resource of all types walked."""
+    for pairs in ([], [("code:not", "E11.9")]):
+        query = parse(repo.registry, ["Condition"], pairs)
+        plan = plan_without_sorts(repo, page_query(query, None, 21))
+        if repo.dialect.name == "sqlite":
+            assert "SEARCH r USING INDEX resources_type_key (resource_type=?)" in plan
+        else:
+            assert "Index Scan using resources_type_key on resources r" in plan

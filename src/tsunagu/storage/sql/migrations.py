@@ -261,6 +261,19 @@ MIGRATIONS: list[tuple[int, str, Sequence[Statement]]] = [
             ("postgresql", "CREATE STATISTICS search_date_span ON (high - low) FROM search_date"),
         ],
     ),
+    (
+        14,
+        "the resources of each type in key order",
+        [
+            # A page of a type without a criterion that drives (`Condition?_count=20`, or
+            # `code:not=…`) is its first resources in key order. SQLite read every resource
+            # of the type to sort them (0.1-0.4 s at a million resources), PostgreSQL walked
+            # every resource in key order to find the types stored last (AuditEvents: 0.26 s).
+            # An index of the type alone is in key order on SQLite (the key is the rowid).
+            ("sqlite", "CREATE INDEX resources_type_key ON resources (resource_type)"),
+            ("postgresql", "CREATE INDEX resources_type_key ON resources (resource_type, res_key)"),
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
